@@ -1,0 +1,44 @@
+// Stack config -> validated lab model, for the Pulumi program. A bad lab stops the program before any
+// resource is declared, with the same one-line-per-problem messages as `ixlab validate`.
+import * as pulumi from "@pulumi/pulumi";
+import * as dotenv from "dotenv";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Lab, SecretRef } from "../src/lab/model";
+import { formatProblem, validateLab } from "../src/lab/validate";
+import { repoRoot } from "../src/paths";
+
+export function loadLab(): Lab {
+  const root = repoRoot();
+  // .env holds local secrets (key paths, BMC passwords) for labs that do not use Pulumi secret config.
+  dotenv.config({ path: path.join(root, ".env"), quiet: true });
+  const raw = new pulumi.Config("ixlab").getObject<unknown>("lab");
+  const result = validateLab(raw, { baseDir: root });
+  if (!result.ok) {
+    const stack = pulumi.getStack();
+    const lines = result.problems.map(formatProblem);
+    throw new pulumi.RunError(`Pulumi.${stack}.yaml: the lab description is invalid (run: ixlab validate --stack ${stack}):\n  ${lines.join("\n  ")}`);
+  }
+  return result.lab;
+}
+
+/**
+ * A secret named by a lab file, as a Pulumi secret Output: from secret config (`secret`) or from the
+ * environment / .env (`env`; a variable ending in _FILE holds the path of a file with the secret).
+ */
+export function resolveSecret(ref: SecretRef, where: string): pulumi.Output<string> {
+  if (ref.secret) return new pulumi.Config("ixlab").requireSecret(ref.secret);
+  const name = ref.env as string;
+  const value = process.env[name];
+  if (value === undefined || value === "") {
+    throw new pulumi.RunError(`${where}: environment variable ${name} is not set (set it, or put it in .env)`);
+  }
+  if (name.endsWith("_FILE")) {
+    try {
+      return pulumi.secret(fs.readFileSync(value, "utf8"));
+    } catch (e) {
+      throw new pulumi.RunError(`${where}: cannot read ${name}=${value}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  }
+  return pulumi.secret(value);
+}

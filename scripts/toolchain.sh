@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Puts a real Pulumi toolchain on this machine without downloading any prebuilt binary: the CLI, the
+# Node.js language host and the dynamic-provider launcher, built from the Go module proxy at pinned
+# versions into a per-user cache keyed by those versions. A second call costs a stat.
+#
+#   scripts/toolchain.sh            ensure the toolchain, print its bin directory
+#   scripts/toolchain.sh --check    exit 0 if it is there and complete, 1 (with the reason) if not
+#
+# Where a pulumi 3.x CLI is already on PATH (and it is not ours), that one is used instead.
+set -euo pipefail
+
+PULUMI_VERSION=v3.274.1
+# The language host has had its own go.mod (and no tags) since v3.69.0; the module proxy here serves
+# no pseudo-version of it, so the host comes from the last sdk/v3 release that still contained it.
+# It speaks the same LanguageRuntime protocol; the CLI and the @pulumi/pulumi npm package are current.
+NODEJS_HOST_VERSION=v3.68.0
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${IXLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ixlab}
+key="pulumi-${PULUMI_VERSION}_nodejs-${NODEJS_HOST_VERSION}_$(go env GOVERSION 2>/dev/null || echo nogo)"
+dest="$cache/toolchain/$key"
+mode=${1:-ensure}
+
+log() { printf 'toolchain: %s\n' "$*" >&2; }
+
+foreign_pulumi() {
+  local p
+  p=$(command -v pulumi 2>/dev/null) || return 1
+  case "$p" in "$cache"/*) return 1 ;; esac
+  "$p" version 2>/dev/null | grep -q '^v3\.' && dirname "$p"
+}
+
+complete() {
+  [ -f "$dest/.complete" ] && [ -x "$dest/bin/pulumi" ] && [ -x "$dest/bin/pulumi-language-nodejs" ] &&
+    [ -x "$dest/bin/pulumi-resource-pulumi-nodejs" ]
+}
+
+if dir=$(foreign_pulumi); then
+  echo "$dir"
+  exit 0
+fi
+if complete; then
+  echo "$dest/bin"
+  exit 0
+fi
+if [ "$mode" = "--check" ]; then
+  log "not built: $dest is missing or incomplete (run scripts/toolchain.sh)"
+  exit 1
+fi
+command -v go >/dev/null || { log "needs Go (1.26 or newer) to build the Pulumi CLI from source"; exit 1; }
+
+mkdir -p "$cache/toolchain"
+# One builder at a time per machine; a second caller waits, then finds the result.
+exec 9>"$cache/toolchain/.lock"
+if ! flock -n 9; then
+  log "another build is running; waiting for it"
+  flock 9
+fi
+if complete; then
+  echo "$dest/bin"
+  exit 0
+fi
+
+export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS="-mod=readonly -trimpath" GOTOOLCHAIN=local
+work=$(mktemp -d "$cache/toolchain/.build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin"
+start=$SECONDS
+
+build() { # build NAME MODULE_DIR PACKAGE VERSION_VAR VERSION
+  local name=$1 moddir=$2 pkg=$3 var=$4 version=$5
+  cp -r "$here/tools/toolchain/$moddir" "$work/$moddir"
+  log "[$name] downloading modules and compiling $pkg@$version (cold: minutes on 2 cores)"
+  (cd "$work/$moddir" && go build -o "$work/bin/$name" -ldflags "-s -w -X $var=$version" "$pkg")
+  log "[$name] done at $((SECONDS - start)) s"
+}
+
+build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+  github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$PULUMI_VERSION"
+build pulumi-language-nodejs nodejs-host github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+  github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$NODEJS_HOST_VERSION"
+
+# The launcher the CLI starts for dynamic providers ships in the SDK's sources beside the CLI.
+launcher=$(cd "$work/cli" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/nodejs/dist/pulumi-resource-pulumi-nodejs
+install -m 0755 "$launcher" "$work/bin/pulumi-resource-pulumi-nodejs"
+
+"$work/bin/pulumi" version >/dev/null
+rm -rf "$dest"
+mkdir -p "$dest"
+mv "$work/bin" "$dest/bin"
+date -u +%FT%TZ >"$dest/.complete"
+log "built in $((SECONDS - start)) s into $dest ($(du -sh "$dest" | cut -f1); Go caches: $(du -sh "$cache/go" | cut -f1))"
+echo "$dest/bin"

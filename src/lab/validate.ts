@@ -1,0 +1,403 @@
+// Lab description -> validated model. Two passes: the JSON Schema (shape, types, defaults) and the
+// rules a schema cannot say (names that must resolve, uniqueness, parsable addresses and sizes, what a
+// simulated lab can do). Every problem is reported, each as `lab.<path>: <what was expected>`.
+import Ajv2020, { ErrorObject } from "ajv/dist/2020";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import schema from "./lab.schema.json";
+import { Lab, LabSpec } from "./model";
+import { BENCHMARK_RANGE, Cidr, cidrContains, cidrWithin, isHostAddress, parseCidr } from "./net";
+import { parseDuration, parseSize } from "./units";
+
+export interface Problem {
+  /** Path segments inside the lab object, e.g. ["guests", 0, "host"]. */
+  path: (string | number)[];
+  message: string;
+}
+
+export type Validation = { ok: true; lab: Lab } | { ok: false; problems: Problem[] };
+
+export interface ValidateOptions {
+  /** Directory that relative paths in the lab (patches, kernel-configs fragments) are resolved from. */
+  baseDir?: string;
+}
+
+const MIN_DURATION_S = 1;
+const MAX_DURATION_S = 3600;
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const MIN_GUEST_MIB = 64;
+
+let compiled: ReturnType<Ajv2020["compile"]> | undefined;
+function schemaValidator() {
+  if (!compiled) {
+    const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+    compiled = ajv.compile(schema);
+  }
+  return compiled;
+}
+
+/** `lab.guests[0].host` from ["guests", 0, "host"]. */
+export function formatPath(segments: (string | number)[]): string {
+  return segments.reduce<string>(
+    (acc, s) => (typeof s === "number" ? `${acc}[${s}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? `${acc}.${s}` : `${acc}["${s}"]`),
+    "lab",
+  );
+}
+
+export function formatProblem(p: Problem): string {
+  return `${formatPath(p.path)}: ${p.message}`;
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (pointer === "") return [];
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s));
+}
+
+function schemaAt(pointer: string): Record<string, unknown> | undefined {
+  // Resolves "#/$defs/host/properties/role" style schema paths so messages can quote descriptions.
+  let node: unknown = schema;
+  for (const part of pointerToPath(pointer.replace(/^#/, ""))) {
+    if (node && typeof node === "object") node = (node as Record<string | number, unknown>)[part];
+    else return undefined;
+  }
+  return node && typeof node === "object" ? (node as Record<string, unknown>) : undefined;
+}
+
+function closest(word: string, candidates: string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0];
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const cur = row[j];
+        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = cur;
+      }
+    }
+    return row[b.length];
+  };
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = distance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function describe(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+}
+
+function schemaProblem(e: ErrorObject, data: unknown): Problem | undefined {
+  const at = pointerToPath(e.instancePath);
+  const parentSchema = schemaAt(e.schemaPath.split("/").slice(0, -1).join("/"));
+  const value = at.reduce<unknown>((node, k) => (node as Record<string | number, unknown> | undefined)?.[k], data);
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const field = (e.params as { additionalProperty: string }).additionalProperty;
+      const known = Object.keys((parentSchema?.properties as object) ?? {});
+      const hint = closest(field, known);
+      return { path: at, message: `unknown field "${field}"${hint ? ` (did you mean "${hint}"?)` : ""}; expected one of ${known.join(", ")}` };
+    }
+    case "required":
+      return { path: at, message: `missing required field "${(e.params as { missingProperty: string }).missingProperty}"` };
+    case "enum": {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+      const hint = typeof value === "string" ? closest(value, allowed.map(String)) : undefined;
+      return { path: at, message: `${describe(value)} is not one of ${allowed.join(", ")}${hint ? ` (did you mean "${hint}"?)` : ""}` };
+    }
+    case "type":
+      return { path: at, message: `expected ${(e.params as { type: string | string[] }).type.toString().replace(",", " or ")}, got ${Array.isArray(value) ? "a list" : value === null ? "null" : typeof value}` };
+    case "pattern": {
+      const expected = (parentSchema?.description as string | undefined) ?? `text matching ${(e.params as { pattern: string }).pattern}`;
+      return { path: at, message: `${describe(value)} is not valid: ${expected}` };
+    }
+    case "minItems":
+      return { path: at, message: `needs at least ${(e.params as { limit: number }).limit} item(s)` };
+    case "maxItems":
+      return { path: at, message: `allows at most ${(e.params as { limit: number }).limit} item(s)` };
+    case "uniqueItems":
+      return { path: at, message: `lists the same value twice (items ${(e.params as { j: number; i: number }).j} and ${(e.params as { i: number }).i})` };
+    case "minimum":
+    case "maximum":
+      return { path: at, message: `${describe(value)} is out of range: must be ${e.keyword === "minimum" ? ">=" : "<="} ${(e.params as { limit: number }).limit}` };
+    case "minProperties":
+      return { path: at, message: `must not be empty; expected one of ${Object.keys((parentSchema?.properties as object) ?? {}).join(", ")}` };
+    case "maxProperties":
+      return { path: at, message: `give exactly one of ${Object.keys((parentSchema?.properties as object) ?? {}).join(", ")}` };
+    case "propertyNames":
+      return undefined; // reported again, with the offending name, as a "pattern" error
+    default:
+      return { path: at, message: e.message ?? "is not valid" };
+  }
+}
+
+function duplicates<T>(items: T[], key: (t: T) => string | undefined): Map<string, number[]> {
+  const seen = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (k === undefined) return;
+    seen.set(k, [...(seen.get(k) ?? []), i]);
+  });
+  return new Map([...seen].filter(([, idx]) => idx.length > 1));
+}
+
+/** The rules the schema cannot express. Runs only on data the schema accepted. */
+function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
+  const problems: Problem[] = [];
+  const add = (p: (string | number)[], message: string) => problems.push({ path: p, message });
+
+  for (const [list, items] of [
+    ["hosts", spec.hosts],
+    ["links", spec.links],
+    ["kernels", spec.kernels],
+    ["variants", spec.variants],
+    ["guests", spec.guests],
+  ] as const) {
+    for (const [name, idx] of duplicates<{ name?: string }>(items, (x) => x.name)) {
+      add([list, idx[1], "name"], `"${name}" is already the name of lab.${list}[${idx[0]}]; names must be unique`);
+    }
+  }
+
+  const hosts = new Map(spec.hosts.map((h) => [h.name, h]));
+  const kernels = new Map(spec.kernels.map((k) => [k.name, k]));
+  const variants = new Map(spec.variants.map((v) => [v.name, v]));
+  const hostList = () => [...hosts.keys()].join(", ");
+
+  // Hosts: addresses, NICs, BMC.
+  spec.hosts.forEach((h, i) => {
+    if (h.address !== undefined && !isHostAddress(h.address)) add(["hosts", i, "address"], `"${h.address}" is not an IP address or DNS name`);
+    if (h.nic?.address !== undefined && !parseCidr(h.nic.address)) add(["hosts", i, "nic", "address"], `"${h.nic.address}" is not an IPv4 address with prefix length, e.g. 198.19.0.1/24`);
+    if (h.bmc && !isHostAddress(h.bmc.address)) add(["hosts", i, "bmc", "address"], `"${h.bmc.address}" is not an IP address or DNS name`);
+    if (h.role === "dut" && !h.nic && !spec.sim) add(["hosts", i], `a dut host needs its test NIC: set nic.name or nic.pci`);
+  });
+  for (const [addr, idx] of duplicates(spec.hosts, (h) => h.address)) {
+    add(["hosts", idx[1], "address"], `"${addr}" is already the address of lab.hosts[${idx[0]}]`);
+  }
+  for (const [addr, idx] of duplicates(spec.hosts, (h) => (h.nic?.address ? h.nic.address.split("/")[0] : undefined))) {
+    add(["hosts", idx[1], "nic", "address"], `"${addr}" is already the data address of lab.hosts[${idx[0]}]`);
+  }
+
+  // Links: ends resolve, one link per NIC.
+  const nicUse = new Map<string, string>();
+  spec.links.forEach((l, i) => {
+    for (const end of ["a", "b"] as const) {
+      const e = l[end];
+      const host = hosts.get(e.host);
+      if (!host) {
+        add(["links", i, end, "host"], `"${e.host}" is not a host in lab.hosts (known: ${hostList()})`);
+        continue;
+      }
+      const nic = e.nic ?? host.nic?.name;
+      if (!nic) {
+        add(["links", i, end, "nic"], `host "${e.host}" has no nic.name; name the NIC here or in lab.hosts`);
+        continue;
+      }
+      if (e.nic && host.nic?.name && e.nic !== host.nic.name && !spec.sim) {
+        add(["links", i, end, "nic"], `"${e.nic}" is not the test NIC of host "${e.host}" (its nic.name is "${host.nic.name}")`);
+      }
+      const key = `${e.host}/${nic}`;
+      const prior = nicUse.get(key);
+      if (prior) add(["links", i, end], `NIC ${nic} of host "${e.host}" is already wired by ${prior}; one link per NIC`);
+      else nicUse.set(key, `lab.links[${i}].${end}`);
+    }
+    if (l.a.host === l.b.host) add(["links", i, "b", "host"], `a link joins two different hosts; both ends are "${l.a.host}"`);
+  });
+
+  // Kernels: source fields, files that must exist.
+  spec.kernels.forEach((k, i) => {
+    const s = k.source;
+    if (s.type === "git" && (!s.url || !s.ref)) add(["kernels", i, "source"], `a git source needs url and ref`);
+    if (s.type === "tarball" && !s.url) add(["kernels", i, "source"], `a tarball source needs url`);
+    if (s.type === "tarball" && s.url && /^[a-z]+:\/\//.test(s.url) && !s.sha256) add(["kernels", i, "source", "sha256"], `a downloaded tarball needs its sha256 so builds stay reproducible`);
+    if (s.type === "debian-source" && (s.url || s.ref)) add(["kernels", i, "source"], `a debian-source source takes only package, not url or ref`);
+    if (s.type !== "tarball" && s.sha256) add(["kernels", i, "source", "sha256"], `sha256 applies only to tarball sources`);
+    if (opts.baseDir) {
+      if (k.patches !== undefined && !fs.existsSync(path.resolve(opts.baseDir, k.patches))) add(["kernels", i, "patches"], `${k.patches} does not exist (paths are relative to the repository root)`);
+      k.config.fragments.forEach((f, j) => {
+        if (!fs.existsSync(path.resolve(opts.baseDir as string, f))) add(["kernels", i, "config", "fragments", j], `${f} does not exist`);
+      });
+      const base = k.config.base;
+      if (!["defconfig", "tinyconfig", "running", "allnoconfig"].includes(base) && !fs.existsSync(path.resolve(opts.baseDir, base))) {
+        add(["kernels", i, "config", "base"], `"${base}" is not defconfig, tinyconfig, allnoconfig, running or an existing file`);
+      }
+    }
+  });
+
+  // Variants.
+  spec.variants.forEach((v, i) => {
+    if (v.hostKernel !== undefined) {
+      const k = kernels.get(v.hostKernel);
+      if (!k) add(["variants", i, "hostKernel"], `"${v.hostKernel}" is not a kernel in lab.kernels`);
+      else if (k.for !== "host") add(["variants", i, "hostKernel"], `kernel "${v.hostKernel}" is built for guests (for: ${k.for}); a variant's hostKernel needs for: host`);
+    }
+    const zc = v.moduleParams.vhost_net?.experimental_zcopytx;
+    if (zc !== undefined && ![0, 1, "0", "1", true, false].includes(zc)) add(["variants", i, "moduleParams", "vhost_net", "experimental_zcopytx"], `${describe(zc)} must be 0 or 1`);
+    if (zc !== undefined && v.zeroCopy !== undefined && Boolean(Number(zc)) !== v.zeroCopy) {
+      add(["variants", i, "zeroCopy"], `contradicts moduleParams.vhost_net.experimental_zcopytx=${zc}; set one of them`);
+    }
+    if (v.zeroCopy === true && v.vhost === false) add(["variants", i, "zeroCopy"], `zero-copy TX is a vhost-net feature; it needs vhost: true`);
+  });
+  if (spec.activeVariant !== undefined && !variants.has(spec.activeVariant)) add(["activeVariant"], `"${spec.activeVariant}" is not a variant in lab.variants`);
+
+  // Guests.
+  spec.guests.forEach((g, i) => {
+    const host = hosts.get(g.host);
+    if (!host) add(["guests", i, "host"], `"${g.host}" is not a host in lab.hosts (known: ${hostList()})`);
+    else if (host.role !== "dut") add(["guests", i, "host"], `host "${g.host}" has role ${host.role}; guests run on dut hosts`);
+    if (g.kernel !== undefined) {
+      const k = kernels.get(g.kernel);
+      if (!k) add(["guests", i, "kernel"], `"${g.kernel}" is not a kernel in lab.kernels`);
+      else if (k.for !== "guest") add(["guests", i, "kernel"], `kernel "${g.kernel}" is built for hosts (for: ${k.for}); a guest kernel needs for: guest`);
+    }
+    if (g.kernel !== undefined && g.image !== undefined) add(["guests", i], `give either kernel or image, not both`);
+    if (g.kernel === undefined && g.image === undefined) add(["guests", i], `needs a kernel (a lab.kernels entry with for: guest) or an image`);
+    const mib = (parseSize(g.memory) ?? 0) / (1024 * 1024);
+    if (parseSize(g.memory) === undefined) add(["guests", i, "memory"], `${describe(g.memory)} is not a size like 512M or 2G`);
+    else if (mib < MIN_GUEST_MIB || !Number.isInteger(mib)) add(["guests", i, "memory"], `${describe(g.memory)} must be a whole number of MiB, at least ${MIN_GUEST_MIB}M`);
+    if (g.pin?.vcpus && g.pin.vcpus.length !== g.vcpus) add(["guests", i, "pin", "vcpus"], `lists ${g.pin.vcpus.length} CPU(s) for ${g.vcpus} vCPU(s); give one per vCPU`);
+    if (g.address !== undefined && !parseCidr(g.address)) add(["guests", i, "address"], `"${g.address}" is not an IPv4 address with prefix length, e.g. 198.19.0.10/24`);
+  });
+  for (const [mac, idx] of duplicates(spec.guests, (g) => g.macvtap.mac)) add(["guests", idx[1], "macvtap", "mac"], `"${mac}" is already the MAC of lab.guests[${idx[0]}]`);
+  if (spec.guests.length > 0 && !spec.hosts.some((h) => h.role === "peer")) add(["hosts"], `guests need a peer host (role: peer) to send to`);
+
+  // Bench plan.
+  const b = spec.bench;
+  const sizes = b.sizes.map((s, i) => {
+    const bytes = parseSize(s);
+    if (bytes === undefined) add(["bench", "sizes", i], `${describe(s)} is not a size like 4K, 64K or 1500`);
+    else if (bytes > MAX_MESSAGE_BYTES) add(["bench", "sizes", i], `${describe(s)} is larger than netperf's useful maximum of 16M`);
+    return bytes;
+  });
+  sizes.forEach((bytes, i) => {
+    const first = sizes.indexOf(bytes);
+    if (bytes !== undefined && first !== i) add(["bench", "sizes", i], `${describe(b.sizes[i])} is the same size as lab.bench.sizes[${first}]`);
+  });
+  const seconds = parseDuration(b.duration);
+  if (seconds === undefined) add(["bench", "duration"], `${describe(b.duration)} is not a duration like 120, 90s or 2m`);
+  else if (seconds < MIN_DURATION_S || seconds > MAX_DURATION_S) add(["bench", "duration"], `${describe(b.duration)} is out of range: ${MIN_DURATION_S} s to ${MAX_DURATION_S} s`);
+  (b.variants ?? []).forEach((name, i) => {
+    if (!variants.has(name)) add(["bench", "variants", i], `"${name}" is not a variant in lab.variants`);
+  });
+  const compared = b.variants ?? spec.variants.map((v) => v.name);
+  if (b.baseline !== undefined && !compared.includes(b.baseline)) {
+    add(["bench", "baseline"], variants.has(b.baseline) ? `"${b.baseline}" is not among the compared variants (${compared.join(", ")})` : `"${b.baseline}" is not a variant in lab.variants`);
+  }
+  if (spec.guests.length > 0 && spec.variants.length === 0) add(["variants"], `a lab with guests needs at least one variant`);
+
+  if (spec.sim) problems.push(...simProblems(spec));
+  return problems;
+}
+
+/** What a simulated lab cannot honestly do on one machine: it refuses these rather than fake them. */
+function simProblems(spec: LabSpec): Problem[] {
+  const problems: Problem[] = [];
+  const add = (p: (string | number)[], message: string) => problems.push({ path: p, message });
+  const sim = spec.sim!;
+  const nets: Record<string, Cidr | undefined> = {};
+  for (const key of ["managementNet", "dataNet"] as const) {
+    const c = parseCidr(sim[key]);
+    nets[key] = c;
+    if (!c) add(["sim", key], `"${sim[key]}" is not an IPv4 network like 198.18.0.0/24`);
+    else if (!cidrWithin(c, BENCHMARK_RANGE)) add(["sim", key], `${sim[key]} is outside 198.18.0.0/15; the sim uses only the benchmark range`);
+    else if (c.prefix > 28 || c.prefix < 16) add(["sim", key], `${sim[key]} must have a prefix length between /16 and /28`);
+  }
+  if (nets.managementNet && nets.dataNet && (cidrWithin(nets.managementNet, nets.dataNet) || cidrWithin(nets.dataNet, nets.managementNet))) {
+    add(["sim", "dataNet"], `overlaps sim.managementNet; the test wire and management need separate networks`);
+  }
+  spec.hosts.forEach((h, i) => {
+    if (h.bmc) add(["hosts", i, "bmc"], `a sim host has no BMC; remove bmc from simulated labs`);
+    if (h.nic?.pci) add(["hosts", i, "nic", "pci"], `a sim host's NIC is a veth with no PCI address; use nic.name`);
+    if (h.address !== undefined && nets.managementNet && !cidrContains(nets.managementNet, h.address)) {
+      add(["hosts", i, "address"], `${h.address} is outside sim.managementNet ${sim.managementNet}`);
+    }
+    if (h.nic?.address && nets.dataNet && !cidrContains(nets.dataNet, h.nic.address.split("/")[0])) {
+      add(["hosts", i, "nic", "address"], `${h.nic.address} is outside sim.dataNet ${sim.dataNet}`);
+    }
+    const hw = h.require.filter((r) => r !== "zerocopy" && r !== "vhost-net" && r !== "kvm");
+    if (hw.length > 0) add(["hosts", i, "require"], `a sim host has veth NICs and cannot require ${hw.join(", ")}`);
+    if (h.tuning) {
+      for (const key of ["irqbalance", "governor", "irqAffinity"] as const) {
+        if (h.tuning[key] !== undefined) add(["hosts", i, "tuning", key], `changes the whole machine, which a sim must not do; allowed in a sim: mtu, offloads, rings`);
+      }
+    }
+    if (h.ssh.key) add(["hosts", i, "ssh", "key"], `sim hosts use a key generated per stack; remove ssh.key`);
+    if (h.ssh.port !== 22) add(["hosts", i, "ssh", "port"], `sim hosts listen on port 22 in their own namespace; remove ssh.port`);
+    if (`${sim.prefix}-${h.name}`.length > 15) add(["hosts", i, "name"], `"${h.name}" is too long for a sim host: "${sim.prefix}-${h.name}" must fit a 15-character interface name`);
+  });
+  spec.guests.forEach((g, i) => {
+    if (g.image !== undefined) add(["guests", i, "image"], `a sim guest boots a built kernel (kernel:), not a disk image`);
+    if (g.address && nets.dataNet && parseCidr(g.address) && !cidrContains(nets.dataNet, g.address.split("/")[0])) add(["guests", i, "address"], `${g.address} is outside sim.dataNet ${sim.dataNet}`);
+  });
+  spec.kernels.forEach((k, i) => {
+    if (k.config.base === "running") add(["kernels", i, "config", "base"], `a sim never builds from this machine's running config; use defconfig, tinyconfig or a file`);
+    if (k.source.url && /^[a-z]+:\/\//.test(k.source.url)) add(["kernels", i, "source", "url"], `a sim builds offline: use debian-source or a local path, not ${k.source.url}`);
+  });
+  if (spec.hosts.length > 16) add(["hosts"], `a sim lab has at most 16 hosts on one machine`);
+  return problems;
+}
+
+function derive(spec: LabSpec): Lab {
+  const compared = spec.bench.variants ?? spec.variants.map((v) => v.name);
+  return {
+    ...spec,
+    derived: {
+      sizes: spec.bench.sizes.map((s) => parseSize(s) as number),
+      durationSeconds: parseDuration(spec.bench.duration) as number,
+      benchVariants: compared,
+      baseline: spec.bench.baseline ?? compared[0],
+      activeVariant: spec.activeVariant ?? spec.variants[0]?.name,
+      guestMemoryMiB: Object.fromEntries(spec.guests.map((g) => [g.name, (parseSize(g.memory) as number) / (1024 * 1024)])),
+    },
+  };
+}
+
+/** Validates a lab description (the value of ixlab:lab). Never mutates its argument. */
+export function validateLab(input: unknown, opts: ValidateOptions = {}): Validation {
+  if (input === undefined || input === null) return { ok: false, problems: [{ path: [], message: "is missing: set the stack config key ixlab:lab" }] };
+  const data = structuredClone(input);
+  const validate = schemaValidator();
+  if (!validate(data)) {
+    const problems = (validate.errors ?? []).map((e) => schemaProblem(e, data)).filter((p): p is Problem => p !== undefined);
+    return { ok: false, problems: dedupe([...problems, ...bestEffortSemantic(data as LabSpec, opts, problems)]) };
+  }
+  const spec = data as LabSpec;
+  const problems = semanticProblems(spec, opts);
+  if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
+  return { ok: true, lab: derive(spec) };
+}
+
+/**
+ * The lab rules on data the schema rejected, so one run reports every problem it can. The rules
+ * assume the schema's shape; where the data breaks that assumption they give up silently, and the
+ * schema's own messages stand. Problems under a path the schema already reported are left out.
+ */
+function bestEffortSemantic(spec: LabSpec, opts: ValidateOptions, schemaProblems: Problem[]): Problem[] {
+  let extra: Problem[];
+  try {
+    extra = semanticProblems(spec, opts);
+  } catch {
+    return [];
+  }
+  const reported = schemaProblems.map((p) => formatPath(p.path));
+  return extra.filter((p) => {
+    const at = formatPath(p.path);
+    return !reported.some((r) => at === r || at.startsWith(r + ".") || at.startsWith(r + "[") || r.startsWith(at + ".") || r.startsWith(at + "["));
+  });
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = formatProblem(p);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

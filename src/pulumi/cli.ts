@@ -1,0 +1,37 @@
+// Runs the pulumi CLI in ixlab's environment (scripts/env.sh: toolchain on PATH, backend, passphrase),
+// so `ixlab` and a person who sourced env.sh see the same stacks.
+import { spawn, spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { repoRoot } from "../paths";
+
+function wrapped(args: string[]): [string, string[]] {
+  const env = path.join(repoRoot(), "scripts", "env.sh");
+  return ["bash", ["-c", `source "${env}" && exec "$@"`, "ixlab-pulumi", "pulumi", ...args]];
+}
+
+/** Runs pulumi with the terminal attached; resolves to its exit code. */
+export function runPulumi(args: string[]): Promise<number> {
+  const [cmd, argv] = wrapped(args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: repoRoot(), stdio: "inherit" });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+  });
+}
+
+/** Runs pulumi and captures its output (for stack outputs and existence checks). */
+export function capturePulumi(args: string[]): { status: number; stdout: string; stderr: string } {
+  const [cmd, argv] = wrapped(args);
+  const r = spawnSync(cmd, argv, { cwd: repoRoot(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/** Creates the stack with the passphrase secrets provider if this backend does not have it yet. */
+export function ensureStack(stack: string): void {
+  const ls = capturePulumi(["stack", "ls", "--json"]);
+  if (ls.status !== 0) throw new Error(`pulumi stack ls failed: ${ls.stderr.trim()}`);
+  const names = (JSON.parse(ls.stdout) as { name: string }[]).map((s) => s.name.split("/").pop());
+  if (names.includes(stack)) return;
+  const init = capturePulumi(["stack", "init", stack, "--secrets-provider", "passphrase"]);
+  if (init.status !== 0) throw new Error(`pulumi stack init ${stack} failed: ${init.stderr.trim()}`);
+}
