@@ -13,7 +13,10 @@ else
 fi
 unset _ixlab_bin
 # Real labs set PULUMI_BACKEND_URL (and their own secrets provider); the sim keeps state in .ixlab/state.
-export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$IXLAB_ROOT/.ixlab/state}
+if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
+  export PULUMI_BACKEND_URL="file://$IXLAB_ROOT/.ixlab/state"
+  mkdir -p "$IXLAB_ROOT/.ixlab/state"
+fi
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   export PULUMI_CONFIG_PASSPHRASE_FILE="${XDG_CONFIG_HOME:-$HOME/.config}/ixlab/passphrase"
 fi

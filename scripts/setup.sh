@@ -8,7 +8,7 @@ cd "$root"
 step() { printf '==> %s\n' "$*"; }
 
 # Debian packages: the list lives in one file so CI, the README and this script agree.
-mapfile -t wanted < <(sed -e 's/#.*//' -e '/^\s*$/d' scripts/debian-packages.txt)
+mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' scripts/debian-packages.txt)
 missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

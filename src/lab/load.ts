@@ -33,7 +33,7 @@ export function loadLabFile(file: string): LoadedLab {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new LabFileError([`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    throw new LabFileError([`${displayPath(file)}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
@@ -41,7 +41,7 @@ export function loadLabFile(file: string): LoadedLab {
     throw new LabFileError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return `${file}:${pos ? `${pos.line}:${pos.col}` : "?"}: YAML syntax error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`;
+        return `${displayPath(file)}:${pos ? `${pos.line}:${pos.col}` : "?"}: YAML syntax error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`;
       }),
     );
   }

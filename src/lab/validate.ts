@@ -165,10 +165,12 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
     }
   }
 
-  const hosts = new Map(spec.hosts.map((h) => [h.name, h]));
-  const kernels = new Map(spec.kernels.map((k) => [k.name, k]));
-  const variants = new Map(spec.variants.map((v) => [v.name, v]));
-  const hostList = () => [...hosts.keys()].join(", ");
+  // With duplicate names the first entry wins, so only the duplicate itself is reported.
+  const byName = <T extends { name: string }>(items: T[]) => new Map([...items].reverse().map((x) => [x.name, x]));
+  const hosts = byName(spec.hosts);
+  const kernels = byName(spec.kernels);
+  const variants = byName(spec.variants);
+  const hostList = () => [...new Set(spec.hosts.map((h) => h.name))].join(", ") || "none";
 
   // Hosts: addresses, NICs, BMC.
   spec.hosts.forEach((h, i) => {
@@ -187,6 +189,10 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
   // Links: ends resolve, one link per NIC.
   const nicUse = new Map<string, string>();
   spec.links.forEach((l, i) => {
+    if (l.a.host === l.b.host) {
+      add(["links", i, "b", "host"], `a link joins two different hosts; both ends are "${l.a.host}"`);
+      return;
+    }
     for (const end of ["a", "b"] as const) {
       const e = l[end];
       const host = hosts.get(e.host);
@@ -194,9 +200,9 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
         add(["links", i, end, "host"], `"${e.host}" is not a host in lab.hosts (known: ${hostList()})`);
         continue;
       }
-      const nic = e.nic ?? host.nic?.name;
+      const nic = e.nic ?? host.nic?.name ?? host.nic?.pci;
       if (!nic) {
-        add(["links", i, end, "nic"], `host "${e.host}" has no nic.name; name the NIC here or in lab.hosts`);
+        add(["links", i, end, "nic"], `host "${e.host}" has no test NIC; name it here or set nic in lab.hosts`);
         continue;
       }
       if (e.nic && host.nic?.name && e.nic !== host.nic.name && !spec.sim) {
@@ -207,7 +213,6 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
       if (prior) add(["links", i, end], `NIC ${nic} of host "${e.host}" is already wired by ${prior}; one link per NIC`);
       else nicUse.set(key, `lab.links[${i}].${end}`);
     }
-    if (l.a.host === l.b.host) add(["links", i, "b", "host"], `a link joins two different hosts; both ends are "${l.a.host}"`);
   });
 
   // Kernels: source fields, files that must exist.
