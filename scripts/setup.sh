@@ -26,6 +26,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
   fi
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # openssh-server and netperf would start their daemons on this machine; the sim starts its own,
+  # inside namespaces. policy-rc.d exiting 101 tells the packages' scripts not to start services.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   step "Debian packages: all ${#wanted[@]} present"

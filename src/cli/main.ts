@@ -7,6 +7,7 @@ const verbs: Record<string, () => Verb> = {
   validate: () => require("./validate"),
   toolchain: () => require("./toolchain"),
   pulumi: () => require("./pulumi"),
+  ssh: () => require("./ssh"),
 };
 
 const usage = `Usage: ixlab <verb> [options]
@@ -14,6 +15,7 @@ const usage = `Usage: ixlab <verb> [options]
 Verbs:
   validate   check a lab description (ixlab validate --stack sim)
   toolchain  build or locate the Pulumi CLI, language host and plugins (ixlab toolchain --check)
+  ssh        a shell or command on a lab host (ixlab ssh --stack sim dut -- uname -r)
   pulumi     run the pulumi CLI with ixlab's toolchain, backend and secrets (ixlab pulumi preview --stack sim)
 
 Run ixlab <verb> --help for a verb's options and an example.`;

@@ -1,6 +1,7 @@
 // The `topology` stack output: what the bench and people read instead of re-reading the lab file.
 // Built from the validated model plus live facts the components report; never holds a secret.
 import { Lab } from "./model";
+import { LabPlan } from "./plan";
 import { formatSize } from "./units";
 
 export interface MatrixCell {
@@ -40,6 +41,42 @@ export function planTopology(lab: Lab) {
       baseline: lab.derived.baseline,
       scenarios: lab.bench.scenarios,
       cells: benchMatrix(lab).length,
+    },
+  };
+}
+
+export interface HostLive {
+  hostKey: string;
+  facts?: Record<string, unknown>;
+}
+
+/** The full topology: the plan plus what the hosts reported. */
+export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: Record<string, HostLive>, peer?: { host: string; address: string; port: number }) {
+  const base = planTopology(lab);
+  const sender = plan.hosts.find((h) => h.role === "dut") ?? plan.hosts.find((h) => h.role !== "peer");
+  const size = lab.derived.sizes[lab.derived.sizes.length - 1];
+  const netperf = peer ? `netperf -H ${peer.address} -p ${peer.port} -t ${lab.bench.tests[0]} -l 10 -- -m ${size}` : undefined;
+  return {
+    ...base,
+    stack,
+    hosts: plan.hosts.map((h) => {
+      const facts = live[h.name]?.facts;
+      return {
+        name: h.name,
+        role: h.role,
+        management: { ...h.ssh, hostKey: live[h.name]?.hostKey },
+        data: h.nic ? { nic: h.nic.name, address: h.nic.address, mtu: h.nic.mtu } : undefined,
+        kernel: facts?.kernelRelease,
+        facts,
+        ...(h.sim ? { sim: { namespace: h.sim.ns } } : {}),
+      };
+    }),
+    links: plan.links,
+    peer,
+    commands: {
+      ssh: sender ? `npx ixlab ssh --stack ${stack} ${sender.name}` : undefined,
+      netperf: sender && netperf ? `npx ixlab ssh --stack ${stack} ${sender.name} -- ${netperf}` : undefined,
+      netperfOnHost: netperf,
     },
   };
 }

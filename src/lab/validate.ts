@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import schema from "./lab.schema.json";
 import { Lab, LabSpec } from "./model";
+import { DEFAULT_SIM_NIC } from "./plan";
 import { BENCHMARK_RANGE, Cidr, cidrContains, cidrWithin, isHostAddress, parseCidr } from "./net";
 import { parseDuration, parseSize } from "./units";
 
@@ -178,6 +179,8 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
     if (h.nic?.address !== undefined && !parseCidr(h.nic.address)) add(["hosts", i, "nic", "address"], `"${h.nic.address}" is not an IPv4 address with prefix length, e.g. 198.19.0.1/24`);
     if (h.bmc && !isHostAddress(h.bmc.address)) add(["hosts", i, "bmc", "address"], `"${h.bmc.address}" is not an IP address or DNS name`);
     if (h.role === "dut" && !h.nic && !spec.sim) add(["hosts", i], `a dut host needs its test NIC: set nic.name or nic.pci`);
+    if (h.address === undefined && !spec.sim) add(["hosts", i], `missing required field "address" (the management address ixlab reaches over SSH)`);
+    if (h.ssh.key === undefined && !spec.sim) add(["hosts", i, "ssh"], `missing required field "key" (where the SSH private key comes from: { env: NAME } or { secret: NAME })`);
   });
   for (const [addr, idx] of duplicates(spec.hosts, (h) => h.address)) {
     add(["hosts", idx[1], "address"], `"${addr}" is already the address of lab.hosts[${idx[0]}]`);
@@ -200,7 +203,7 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
         add(["links", i, end, "host"], `"${e.host}" is not a host in lab.hosts (known: ${hostList()})`);
         continue;
       }
-      const nic = e.nic ?? host.nic?.name ?? host.nic?.pci;
+      const nic = e.nic ?? host.nic?.name ?? host.nic?.pci ?? (spec.sim ? DEFAULT_SIM_NIC : undefined);
       if (!nic) {
         add(["links", i, end, "nic"], `host "${e.host}" has no test NIC; name it here or set nic in lab.hosts`);
         continue;

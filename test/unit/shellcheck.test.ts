@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { it } from "node:test";
 import { ROOT } from "../helpers";
 
-const dirs = ["scripts", "roles", ".ci"];
+const dirs = ["scripts", "roles", ".ci", "bench"];
 const scripts = dirs.flatMap((d) => {
   const dir = path.join(ROOT, d);
   return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".sh") || f === "run").map((f) => path.join(d, f)) : [];

@@ -20,10 +20,10 @@ describe("good labs", () => {
   }
 
   it("fills every default from the schema, in one place", () => {
-    const r = validateLab({ name: "tiny", hosts: [{ name: "a", role: "peer" }] });
+    const r = validateLab({ name: "tiny", hosts: [{ name: "a", role: "peer", address: "192.0.2.1", ssh: { key: { env: "K_FILE" } } }] });
     assert.ok(r.ok);
     const lab = r.lab;
-    assert.deepEqual(lab.hosts[0].ssh, { user: "root", port: 22 });
+    assert.deepEqual(lab.hosts[0].ssh, { user: "root", port: 22, key: { env: "K_FILE" } });
     assert.deepEqual(lab.hosts[0].require, []);
     assert.deepEqual(lab.links, []);
     assert.deepEqual(lab.bench.tests, ["TCP_STREAM"]);
@@ -52,7 +52,7 @@ describe("good labs", () => {
   });
 
   it("reports every problem of a file at once", () => {
-    const r = validateLab({ name: "x", hosts: [{ name: "a", role: "dut", nic: { name: "e" } }], guests: [{ name: "g", host: "b", memory: "1Q" }], bench: { duration: "9h" } });
+    const r = validateLab({ name: "x", hosts: [{ name: "a", role: "dut", address: "192.0.2.1", ssh: { key: { secret: "k" } }, nic: { name: "e" } }], guests: [{ name: "g", host: "b", memory: "1Q" }], bench: { duration: "9h" } });
     assert.ok(!r.ok);
     const paths = r.problems.map((p) => p.path.join("."));
     for (const p of ["guests.0.host", "guests.0.memory", "bench.duration", "variants"]) assert.ok(paths.includes(p), `${p} not in ${paths}`);

@@ -1,0 +1,75 @@
+// Pulumi dynamic resources: a role run on a host (RoleRun), the per-stack SSH key pair (SshKeyPair)
+// and a pinned SSH host key (HostKeyPin). Pulumi serializes provider objects into the state and runs
+// them in a separate Node process, so the providers here stay thin: each method loads the real
+// behaviour from src/remote/ at run time and the serialized code captures nothing but globals.
+import * as pulumi from "@pulumi/pulumi";
+import type { RoleRunOutputs, RoleRunProps } from "../../src/remote/roleProvider";
+import type { PinProps } from "../../src/remote/keyProviders";
+import type { Target } from "../../src/remote/roles";
+
+/** Loads a module of src/remote in the provider process (which runs the project's TypeScript as is). */
+function behaviour(name: string): any {
+  const g = globalThis as { __ixlabTsNode?: boolean };
+  if (!g.__ixlabTsNode) {
+    require("ts-node").register({ transpileOnly: true, project: `${process.cwd()}/tsconfig.json` });
+    g.__ixlabTsNode = true;
+  }
+  return require(`${process.cwd()}/src/remote/${name}`);
+}
+
+const roleProvider: pulumi.dynamic.ResourceProvider = {
+  create: (inputs: RoleRunProps) => behaviour("roleProvider").create(inputs),
+  diff: (_id: string, olds: RoleRunOutputs, news: RoleRunProps) => behaviour("roleProvider").diff(olds, news),
+  update: (_id: string, olds: RoleRunOutputs, news: RoleRunProps) => behaviour("roleProvider").update(olds, news),
+  read: (id: string, props: RoleRunOutputs) => behaviour("roleProvider").read(id, props),
+  delete: (_id: string, props: RoleRunOutputs) => behaviour("roleProvider").remove(props),
+};
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+export type RoleRunArgs = Inputs<Omit<RoleRunProps, "live" | "deletes">> & { live?: boolean; deletes?: boolean };
+
+/** A role script converged on a host; see src/remote/roleProvider.ts for its life cycle. */
+export class RoleRun extends pulumi.dynamic.Resource {
+  declare readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
+  declare readonly healthy: pulumi.Output<boolean>;
+
+  constructor(name: string, args: RoleRunArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      roleProvider,
+      name,
+      { live: false, deletes: true, ...args, facts: undefined, healthy: undefined },
+      // Names on hosts are reused by a replacement, so the old one must go first.
+      { ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] },
+    );
+  }
+}
+
+const keyPairProvider: pulumi.dynamic.ResourceProvider = {
+  create: (inputs: { comment: string }) => behaviour("keyProviders").createKeyPair(inputs),
+};
+
+/** An ed25519 key pair for one stack; the private key exists only as a Pulumi secret. */
+export class SshKeyPair extends pulumi.dynamic.Resource {
+  declare readonly publicKey: pulumi.Output<string>;
+  declare readonly privateKey: pulumi.Output<string>;
+
+  constructor(name: string, args: { comment: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
+    super(keyPairProvider, name, { ...args, publicKey: undefined, privateKey: undefined }, { ...opts, additionalSecretOutputs: ["privateKey"] });
+  }
+}
+
+const pinProvider: pulumi.dynamic.ResourceProvider = {
+  create: (inputs: PinProps) => behaviour("keyProviders").createPin(inputs),
+  diff: (_id: string, olds: PinProps, news: PinProps) => behaviour("keyProviders").diffPin(olds, news),
+  update: async (_id: string, olds: PinProps & { hostKey: string }, news: PinProps) => ({ outs: { ...news, hostKey: olds.hostKey } }),
+};
+
+/** The host's SSH key, recorded at first contact; every later connection must present it. */
+export class HostKeyPin extends pulumi.dynamic.Resource {
+  declare readonly hostKey: pulumi.Output<string>;
+
+  constructor(name: string, args: { target: pulumi.Input<Extract<Target, { kind: "ssh" }>>; privateKey: pulumi.Input<string>; triggers?: pulumi.Input<pulumi.Input<string>[]> }, opts?: pulumi.CustomResourceOptions) {
+    super(pinProvider, name, { ...args, hostKey: undefined }, { ...opts, additionalSecretOutputs: ["privateKey"] });
+  }
+}

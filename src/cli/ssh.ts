@@ -1,0 +1,49 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { readTopology, stackOutput } from "../pulumi/outputs";
+import { parseArgs } from "./args";
+import { EXIT_OK, UsageError } from "./exit";
+
+export const help = `Usage: ixlab ssh [--stack NAME] HOST [-- COMMAND...]
+
+Opens an SSH session (or runs COMMAND) on a lab host, with the stack's key and the host key pinned at
+first contact, from the stack's topology output. Nothing is written outside a temporary 0600 directory
+that is removed afterwards.
+
+Examples:
+  ixlab ssh --stack sim dut
+  ixlab ssh --stack sim dut -- netperf -H 198.19.0.2 -p 12865 -t TCP_STREAM -l 10`;
+
+export async function run(argv: string[]): Promise<number> {
+  const dash = argv.indexOf("--");
+  const own = dash >= 0 ? argv.slice(0, dash) : argv;
+  const command = dash >= 0 ? argv.slice(dash + 1) : [];
+  const { flags, positionals } = parseArgs(own, { stack: "string" }, "ssh");
+  if (flags.help) {
+    console.log(help);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError("ixlab ssh: name one host; see ixlab ssh --help");
+  const stack = (flags.stack as string | undefined) ?? "sim";
+  const topology = readTopology(stack);
+  const host = topology.hosts.find((h) => h.name === positionals[0]);
+  if (!host) throw new UsageError(`ixlab ssh: "${positionals[0]}" is not a host of stack ${stack} (hosts: ${topology.hosts.map((h) => h.name).join(", ")})`);
+  if (!host.management.hostKey) throw new UsageError(`ixlab ssh: host ${host.name} has no pinned host key yet; run: ixlab pulumi up --stack ${stack}`);
+  const keys = stackOutput<Record<string, string>>(stack, "sshKeys", true);
+  const m = host.management;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-ssh-"));
+  try {
+    fs.writeFileSync(path.join(dir, "key"), keys[host.name].endsWith("\n") ? keys[host.name] : `${keys[host.name]}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "known_hosts"), `${m.port === 22 ? m.address : `[${m.address}]:${m.port}`} ${m.hostKey}\n`, { mode: 0o600 });
+    const args = ["-i", path.join(dir, "key"), "-p", String(m.port), "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${path.join(dir, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", ...(command.length === 0 && process.stdin.isTTY ? ["-t"] : []), `${m.user}@${m.address}`, ...command];
+    return await new Promise<number>((resolve, reject) => {
+      const child = spawn("ssh", args, { stdio: "inherit" });
+      child.on("error", reject);
+      child.on("exit", (code) => resolve(code ?? 1));
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

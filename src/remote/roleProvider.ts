@@ -1,0 +1,99 @@
+// The behaviour behind every role-backed resource (see infra/resources/roleRun.ts): create converges
+// the host with the role's `create`, delete undoes it, and for live state (services, devices, tuning)
+// diff and read ask the host with the role's `check`. So a second `pulumi up` with nothing changed
+// and nothing drifted reports no changes, and a service that died is found and restarted.
+import { CHECK_WRONG, Credentials, describeFailure, RoleError, RoleResult, runRole, SSH_FAILED, Target } from "./roles";
+import { spawnSync } from "node:child_process";
+
+export interface RoleRunProps {
+  /** Human name of what this manages, e.g. "netserver on peer". */
+  title: string;
+  role: string;
+  target: Target;
+  /** Flags passed to create, check and delete. */
+  args: string[];
+  /** The action that creates (default "create"; host-preflight uses "facts"). */
+  createAction?: string;
+  /** Whether the state is live (processes, devices, tuning): diff and read then run `check`. */
+  live: boolean;
+  /** Whether delete has anything to undo on the host (preflight has not). */
+  deletes: boolean;
+  privateKey?: string;
+  hostKey?: string;
+  /** Values whose change replaces the resource though no flag changed (e.g. a re-created sim host). */
+  triggers?: string[];
+}
+
+export interface RoleRunOutputs extends RoleRunProps {
+  facts?: Record<string, unknown>;
+  /** false once `check` or read found the state wrong; the next up converges it again. */
+  healthy: boolean;
+}
+
+// Changing any of these means a different thing on the host: replace (delete the old one first,
+// because the new one usually has the same names).
+const REPLACE_KEYS = ["role", "target", "args", "createAction", "triggers", "hostKey"] as const;
+
+function creds(p: RoleRunProps): Credentials | undefined {
+  return p.privateKey ? { privateKey: p.privateKey, hostKey: p.hostKey } : undefined;
+}
+
+async function converge(p: RoleRunProps): Promise<RoleRunOutputs> {
+  const action = p.createAction ?? "create";
+  const r = await runRole(p.target, creds(p), p.role, action, p.args);
+  if (r.code !== 0) throw new RoleError(`${p.title}: ${describeFailure(p.target, p.role, action, r)}`, r);
+  return { ...p, facts: r.facts, healthy: true };
+}
+
+/** Runs `check`; undefined means healthy, a string says what is wrong. Connection failures throw. */
+async function probe(p: RoleRunProps): Promise<string | undefined> {
+  const r: RoleResult = await runRole(p.target, creds(p), p.role, "check", p.args);
+  if (r.code === 0) return undefined;
+  if (r.code === CHECK_WRONG) return r.stderr.trim() || "check failed";
+  throw new RoleError(`${p.title}: ${describeFailure(p.target, p.role, "check", r)}`, r);
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+export async function create(p: RoleRunProps): Promise<{ id: string; outs: RoleRunOutputs }> {
+  const outs = await converge(p);
+  const where = p.target.kind === "local" ? "local" : p.target.host;
+  return { id: `${where}:${p.role}:${Date.now().toString(36)}`, outs };
+}
+
+export async function diff(olds: RoleRunOutputs, news: RoleRunProps) {
+  const replaces = REPLACE_KEYS.filter((k) => !same(olds[k], news[k]));
+  if (replaces.length > 0) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
+  const otherChanges = !same(olds.title, news.title) || !same(olds.live, news.live) || !same(olds.deletes, news.deletes) || !same(olds.privateKey, news.privateKey);
+  if (otherChanges) return { changes: true };
+  if (!news.live) return { changes: false };
+  if (olds.healthy === false) return { changes: true };
+  // Ask the host: a service that died or a setting someone changed is a change to converge.
+  return { changes: (await probe(news)) !== undefined };
+}
+
+export async function update(_olds: RoleRunOutputs, news: RoleRunProps): Promise<{ outs: RoleRunOutputs }> {
+  return { outs: await converge(news) };
+}
+
+export async function read(id: string, props: RoleRunOutputs): Promise<{ id: string; props: RoleRunOutputs }> {
+  if (!props.live) return { id, props };
+  return { id, props: { ...props, healthy: (await probe(props)) === undefined } };
+}
+
+function simNamespaceGone(t: Target): boolean {
+  if (t.kind !== "ssh" || !t.simNs) return false;
+  const r = spawnSync("ip", ["netns", "list"], { encoding: "utf8" });
+  return r.status === 0 && !r.stdout.split("\n").some((l) => l.split(" ")[0] === t.simNs);
+}
+
+export async function remove(props: RoleRunOutputs): Promise<void> {
+  if (!props.deletes) return;
+  const r = await runRole(props.target, creds(props), props.role, "delete", props.args);
+  if (r.code === 0) return;
+  // A sim host whose namespace is already gone took everything inside it along (processes, files).
+  if (r.code === SSH_FAILED && simNamespaceGone(props.target)) return;
+  throw new RoleError(`${props.title}: ${describeFailure(props.target, props.role, "delete", r)}`, r);
+}

@@ -1,0 +1,156 @@
+// Runs a role script (roles/<name>.sh) on a host: locally as root for the sim fabric itself, or over
+// SSH for every lab host, real or simulated. Over SSH the script travels on stdin (roles/lib.sh
+// followed by the role), so hosts need nothing of ixlab installed.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export type Target =
+  | { kind: "local" }
+  | {
+      kind: "ssh";
+      /** Lab host name, for messages. */
+      host: string;
+      address: string;
+      port: number;
+      user: string;
+      /** Sim hosts: the namespace, so a delete can tell "host gone" from "host unreachable". */
+      simNs?: string;
+    };
+
+export interface Credentials {
+  privateKey: string;
+  /** The pinned host key ("ssh-ed25519 AAAA..."); absent only while pinning it. */
+  hostKey?: string;
+}
+
+export interface RoleResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Parsed from the role's `facts: {...}` line, if any. */
+  facts?: Record<string, unknown>;
+  /** From the role's `summary: changed=N` line. */
+  changed: number;
+}
+
+/** SSH exits 255 when it could not connect or authenticate: the role never ran. */
+export const SSH_FAILED = 255;
+/** Roles exit 3 from `check` when the state is wrong (see roles/lib.sh). */
+export const CHECK_WRONG = 3;
+
+export class RoleError extends Error {
+  constructor(
+    message: string,
+    readonly result: RoleResult,
+  ) {
+    super(message);
+  }
+}
+
+export function rolesDir(root = process.cwd()): string {
+  return path.join(root, "roles");
+}
+
+export function parseRoleOutput(stdout: string): Pick<RoleResult, "facts" | "changed"> {
+  let facts: Record<string, unknown> | undefined;
+  let changed = 0;
+  for (const line of stdout.split("\n")) {
+    if (line.startsWith("facts: ")) facts = JSON.parse(line.slice("facts: ".length)) as Record<string, unknown>;
+    const m = /^summary: changed=(\d+)/.exec(line);
+    if (m) changed = Number(m[1]);
+  }
+  return { facts, changed };
+}
+
+function sshArgs(target: Extract<Target, { kind: "ssh" }>, keyFile: string, knownHosts: string | undefined): string[] {
+  return [
+    "-i", keyFile,
+    "-p", String(target.port),
+    "-o", "IdentitiesOnly=yes",
+    "-o", "BatchMode=yes",
+    "-o", "ConnectTimeout=10",
+    "-o", "ServerAliveInterval=15",
+    "-o", "GlobalKnownHostsFile=/dev/null",
+    ...(knownHosts
+      ? ["-o", `UserKnownHostsFile=${knownHosts}`, "-o", "StrictHostKeyChecking=yes"]
+      : ["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"]),
+    "-o", "LogLevel=ERROR",
+    `${target.user}@${target.address}`,
+  ];
+}
+
+/** A private directory with the key and the pinned host key, removed when `fn` is done. */
+async function withSshFiles<T>(target: Extract<Target, { kind: "ssh" }>, creds: Credentials, fn: (key: string, knownHosts?: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-ssh-"));
+  try {
+    const key = path.join(dir, "key");
+    fs.writeFileSync(key, creds.privateKey.endsWith("\n") ? creds.privateKey : creds.privateKey + "\n", { mode: 0o600 });
+    let knownHosts: string | undefined;
+    if (creds.hostKey) {
+      knownHosts = path.join(dir, "known_hosts");
+      const name = target.port === 22 ? target.address : `[${target.address}]:${target.port}`;
+      fs.writeFileSync(knownHosts, `${name} ${creds.hostKey}\n`, { mode: 0o600 });
+    }
+    return await fn(key, knownHosts);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function run(cmd: string, args: string[], input: string | undefined, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.stdin.on("error", () => undefined); // the remote side may exit before reading all input
+    child.stdin.end(input ?? "");
+  });
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./=:,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The script sent over SSH: the shared lib, then the role with its own `. lib.sh` skipped. */
+export function roleScript(role: string, root = process.cwd()): string {
+  const dir = rolesDir(root);
+  return `${fs.readFileSync(path.join(dir, "lib.sh"), "utf8")}\n${fs.readFileSync(path.join(dir, `${role}.sh`), "utf8")}`;
+}
+
+/** Runs `roles/<role>.sh <action> <args...>` on the target; never throws for a non-zero exit. */
+export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = process.cwd()): Promise<RoleResult> {
+  let r: { code: number; stdout: string; stderr: string };
+  if (target.kind === "local") {
+    r = await run("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, { ...process.env, IXLAB_ROLE: role });
+  } else {
+    if (!creds) throw new Error(`host ${target.host}: no SSH credentials`);
+    const remote = `IXLAB_ROLE=${role} IXLAB_LIB_LOADED= bash -s -- ${[action, ...args].map(shellQuote).join(" ")}`;
+    r = await withSshFiles(target, creds, (key, knownHosts) => run("ssh", [...sshArgs(target, key, knownHosts), remote], roleScript(role, root)));
+  }
+  return { ...r, ...parseRoleOutput(r.stdout) };
+}
+
+/** Runs an arbitrary command on an SSH target (the bench and `ixlab ssh` use this path too). */
+export async function runRemote(target: Extract<Target, { kind: "ssh" }>, creds: Credentials, command: string, input?: string) {
+  return withSshFiles(target, creds, (key, knownHosts) => run("ssh", [...sshArgs(target, key, knownHosts), command], input));
+}
+
+/** One line saying why a role failed, naming the host. */
+export function describeFailure(target: Target, role: string, action: string, r: RoleResult): string {
+  const where = target.kind === "local" ? "this machine" : `host ${target.host} (${target.user}@${target.address}:${target.port})`;
+  const err = r.stderr.trim();
+  if (target.kind === "ssh" && r.code === SSH_FAILED) {
+    if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/.test(err)) {
+      return `${where}: SSH host key does not match the key pinned at first contact; refusing to connect. If the host was reinstalled on purpose, replace its pin with: pulumi up --replace <the host's hostKey resource URN>`;
+    }
+    return `${where}: cannot connect over SSH: ${err.split("\n").pop() || "ssh exited 255"}`;
+  }
+  const last = err.split("\n").filter((l) => l.trim()).slice(-3).join(" | ");
+  return `${where}: role ${role} ${action} failed (exit ${r.code}): ${last || r.stdout.trim().split("\n").pop() || "no output"}`;
+}

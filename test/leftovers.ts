@@ -1,0 +1,24 @@
+// What a sim lab leaves on this machine, by name prefix: namespaces, root-namespace interfaces,
+// host directories under /run/ixlab, and processes running inside its namespaces.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+
+function lines(cmd: string, args: string[]): string[] {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.split("\n").filter(Boolean) : [];
+}
+
+export function leftovers(prefix: string): string[] {
+  const found: string[] = [];
+  const namespaces = lines("ip", ["netns", "list"]).map((l) => l.split(" ")[0]).filter((n) => n.startsWith(`${prefix}-`));
+  for (const ns of namespaces) {
+    found.push(`namespace ${ns}`);
+    for (const pid of lines("ip", ["netns", "pids", ns])) found.push(`process ${pid} in ${ns}`);
+  }
+  for (const l of lines("ip", ["-o", "link", "show"])) {
+    const name = l.split(":")[1]?.trim().split("@")[0];
+    if (name && (name.startsWith(`${prefix}-`) || name === `${prefix}br`)) found.push(`interface ${name}`);
+  }
+  if (fs.existsSync("/run/ixlab")) for (const d of fs.readdirSync("/run/ixlab")) if (d.startsWith(`${prefix}-`)) found.push(`directory /run/ixlab/${d}`);
+  return found;
+}
