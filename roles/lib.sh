@@ -1,22 +1,207 @@
 # shellcheck shell=bash
 # Shared by every role script. A role runs on a host (over SSH, real or sim) as one of:
-#   <role> create|delete|check [args...]
+#   <role> create|delete|check [--flag value...]
 # and reports each step as `ok:` (already right) or `changed:`, like an Ansible task, so a second
 # create says it changed nothing. `check` changes nothing and exits non-zero naming what is wrong.
+# Over SSH a role travels as this file followed by the role on `bash -s` (the caller sets IXLAB_ROLE,
+# since $0 is then "bash"), so a role may rely on nothing else of the repository. A role keeps its
+# steps in functions and ends with `main "$@" </dev/null`: then no command it runs can read the rest
+# of a script arriving on stdin.
 set -euo pipefail
 
+# Roles skip sourcing lib.sh when this is set (it arrived before them on stdin). Not exported.
+# shellcheck disable=SC2034
+IXLAB_LIB_LOADED=1
 IXLAB_ROLE=${IXLAB_ROLE:-$(basename "$0" .sh)}
+# Where a host keeps what a role must remember (pid files, logs, previous values to restore). Sim
+# hosts share one filesystem, so each sim host's sshd sets its own.
+# shellcheck disable=SC2034
+STATE_DIR=${IXLAB_STATE_DIR:-/var/lib/ixlab}
+# Non-login SSH sessions and minimal PATHs may lack the sbin directories (ip, sshd, ethtool).
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 _ixlab_changed=0
 
 log() { printf '%s: %s\n' "$IXLAB_ROLE" "$*" >&2; }
 ok() { printf 'ok: %s\n' "$*"; }
 changed() { _ixlab_changed=$((_ixlab_changed + 1)); printf 'changed: %s\n' "$*"; }
 die() { printf '%s: error: %s\n' "$IXLAB_ROLE" "$*" >&2; exit 1; }
+# Exit status 2: the role was called wrongly (unknown action or flag, bad value).
+usage_error() { printf '%s: error: %s\n' "$IXLAB_ROLE" "$*" >&2; exit 2; }
 # Exit status 3 from check means "state is wrong", distinct from a failure to check at all.
 wrong() { printf '%s: check failed: %s\n' "$IXLAB_ROLE" "$*" >&2; exit 3; }
 
 # Summary line callers parse; printed once at the end of create/delete.
 summary() { printf 'summary: changed=%d\n' "$_ixlab_changed"; }
+
+# parse_args "ACTIONS" "FLAGS" "$@": sets ACTION to the first argument, which must be one of ACTIONS,
+# and opt_<flag> (dashes as underscores) for each `--flag value`; a FLAG written `name!` is a switch
+# without a value (sets opt_name=1). Anything else exits 2 naming it. Roles set defaults beforehand.
+parse_args() {
+  local actions=$1 flags=$2 name known
+  shift 2
+  [ $# -gt 0 ] || usage_error "no action given (one of: $actions)"
+  ACTION=$1
+  shift
+  [[ " $actions " == *" $ACTION "* ]] || usage_error "unknown action '$ACTION' (one of: $actions)"
+  while [ $# -gt 0 ]; do
+    [[ $1 == --?* ]] || usage_error "unexpected argument '$1' (flags are --name value)"
+    name=${1#--}
+    [[ $name =~ ^[a-z][a-z0-9-]*$ ]] || usage_error "unknown flag '$1'"
+    if [[ " $flags " == *" $name! "* ]]; then
+      printf -v "opt_${name//-/_}" 1
+      shift
+      continue
+    fi
+    if [[ " $flags " != *" $name "* ]]; then
+      read -ra known <<<"${flags//!/}"
+      usage_error "unknown flag '--$name' (known:$(printf ' --%s' "${known[@]}"))"
+    fi
+    [ $# -ge 2 ] || usage_error "flag --$name needs a value"
+    printf -v "opt_${name//-/_}" '%s' "$2"
+    shift 2
+  done
+}
+
+# need_flags NAME...: each --NAME was given a non-empty value, or exit 2.
+need_flags() {
+  local name var
+  for name in "$@"; do
+    var=opt_${name//-/_}
+    [ -n "${!var:-}" ] || usage_error "$ACTION needs --$name"
+  done
+}
+
+# valid_ifname NAME: a Linux interface name (1-15 chars, no slash, space or colon).
+valid_ifname() { [[ $1 =~ ^[A-Za-z0-9_.-]{1,15}$ ]]; }
+
+# valid_ipv4 ADDR: dotted quad, each part 0-255.
+valid_ipv4() {
+  local IFS=. part
+  [[ $1 =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || return 1
+  for part in $1; do [ "$((10#$part))" -le 255 ] || return 1; done
+}
+
+# valid_cidr ADDR/LEN: an IPv4 address with a prefix length.
+valid_cidr() { [[ $1 == */* ]] && valid_ipv4 "${1%/*}" && [[ ${1#*/} =~ ^[0-9]{1,2}$ ]] && [ "$((10#${1#*/}))" -le 32 ]; }
+
+# in_bench_range ADDR[/LEN]: inside 198.18.0.0/15 (RFC 2544's benchmarking range), the only
+# addresses a sim lab may use, so the sim never clashes with a real network.
+in_bench_range() {
+  local a=${1%/*}
+  valid_ipv4 "$a" && [[ $a == 198.18.* || $a == 198.19.* ]]
+}
+
+# resolve_nic NAME|PCI: prints the interface name; a PCI address (0000:03:00.0) names the interface
+# of that device. Prints the argument unchanged when nothing resolves, so callers report it missing.
+resolve_nic() {
+  local dev n
+  if [[ $1 =~ ^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$ ]]; then
+    dev=$1
+    [[ $dev == ????:* ]] || dev=0000:$dev
+    for n in /sys/bus/pci/devices/"$dev"/net/*; do
+      [ -e "$n" ] && { basename "$n"; return 0; }
+    done
+  fi
+  printf '%s\n' "$1"
+}
+
+# pid_matches PID TEXT: PID is alive and its command line contains TEXT, so a pid file left by a
+# process that died (and a pid reused since) never makes us signal someone else's process.
+pid_matches() {
+  local pid=$1 text=$2 cmd
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  cmd=$(tr '\0' ' ' 2>/dev/null </proc/"$pid"/cmdline) || return 1
+  [[ -n $cmd && $cmd == *"$text"* ]]
+}
+
+# pidfile_pid FILE TEXT: prints the pid recorded in FILE when that process is alive and matches TEXT.
+pidfile_pid() {
+  local pid
+  [ -r "$1" ] || return 1
+  pid=$(head -n 1 "$1") || return 1
+  pid_matches "$pid" "$2" || return 1
+  printf '%s\n' "$pid"
+}
+
+# stop_pid PID TEXT: SIGTERM, then SIGKILL after 5 s, each only while PID still matches TEXT.
+stop_pid() {
+  local pid=$1 text=$2 i
+  for ((i = 0; i < 25; i++)); do
+    pid_matches "$pid" "$text" || return 0
+    [ "$i" -gt 0 ] || kill -TERM "$pid" 2>/dev/null || true
+    sleep 0.2
+  done
+  pid_matches "$pid" "$text" || return 0
+  log "pid $pid ($text) ignored SIGTERM for 5 s; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  wait_for 5 "pid $pid to exit after SIGKILL" not pid_matches "$pid" "$text"
+}
+
+# start_detached PIDFILE LOGFILE COMMAND...: runs COMMAND in a session of its own with every standard
+# fd away from the caller (an SSH session running the role can then end), and records its pid.
+start_detached() {
+  local pidfile=$1 logfile=$2
+  shift 2
+  setsid "$@" </dev/null >>"$logfile" 2>&1 &
+  printf '%s\n' "$!" >"$pidfile"
+}
+
+# listening ADDR PORT: a TCP socket listens on ADDR:PORT in this network namespace.
+listening() { [ -n "$(ss -Hltn "( src $1 and sport = :$2 )" 2>/dev/null)" ]; }
+
+not() { ! "$@"; }
+
+# Links and addresses; NS "" means this network namespace.
+# ipn NS ARGS...: `ip ARGS` inside network namespace NS.
+ipn() {
+  local ns=$1
+  shift
+  if [ -n "$ns" ]; then ip -n "$ns" "$@"; else ip "$@"; fi
+}
+# link_json NS DEV: DEV's `ip -d -j link` object; fails when there is no such device.
+link_json() { ipn "$1" -d -j link show dev "$2" 2>/dev/null | jq -ce '.[0] // empty' 2>/dev/null; }
+# link_get NS DEV JQ: one field of DEV's link object (empty when absent).
+link_get() { link_json "$1" "$2" | jq -r "$3 // empty"; }
+# link_info NS DEV: "kind ifindex peer-ifindex peer-nsid master up|down mtu" in one ip+jq call
+# ("-" for an absent field); checks run often (every refresh), so they fork as little as they can.
+link_info() {
+  ipn "$1" -d -j link show dev "$2" 2>/dev/null | jq -er '.[0] | [(.linkinfo.info_kind // "-"), .ifindex,
+    (.link_index // "-"), (.link_netnsid // "-"), (.master // "-"),
+    (if (.flags | index("UP")) then "up" else "down" end), .mtu] | map(tostring) | join(" ")' 2>/dev/null
+}
+link_is_up() { local f; f=$(link_info "$1" "$2") || return 1; read -r _ _ _ _ _ f _ <<<"$f"; [ "$f" = up ]; }
+has_ipv4() {
+  ipn "$1" -o -4 addr show dev "$2" 2>/dev/null | grep -q " inet ${3//./\\.} "
+}
+# nsid_of FROM NAME: the id network namespace FROM knows namespace NAME by (empty if none yet).
+nsid_of() { ipn "$1" -j netns list 2>/dev/null | jq -r --arg n "$2" '.[] | select(.name == $n) | .id // empty'; }
+# veth_pair NS_A DEV_A NS_B DEV_B: DEV_A in NS_A is a veth whose peer is DEV_B in NS_B. Interface
+# indexes alone are ambiguous across namespaces, so the peer namespace ids are compared too.
+veth_pair() {
+  local a b ka ia pa na kb ib pb nb
+  a=$(link_info "$1" "$2") && b=$(link_info "$3" "$4") || return 1
+  read -r ka ia pa na _ <<<"$a"
+  read -r kb ib pb nb _ <<<"$b"
+  [ "$ka" = veth ] && [ "$kb" = veth ] && [ "$pa" = "$ib" ] && [ "$pb" = "$ia" ] || return 1
+  if [ -n "$3" ]; then [ "$na" = "$(nsid_of "$1" "$3")" ] || return 1; fi
+  if [ -n "$1" ]; then [ "$nb" = "$(nsid_of "$3" "$1")" ] || return 1; fi
+}
+# ensure_ipv4 NS DEV CIDR WHAT / ensure_up NS DEV WHAT / ensure_mtu NS DEV MTU WHAT: converge one
+# setting, reporting ok: or changed: (WHAT names the device for humans). Other addresses are left.
+ensure_ipv4() {
+  if has_ipv4 "$1" "$2" "$3"; then ok "$4 has address $3"; else ipn "$1" addr add "$3" dev "$2"; changed "$4: added address $3"; fi
+}
+ensure_up() {
+  if link_is_up "$1" "$2"; then ok "$3 is up"; else ipn "$1" link set dev "$2" up; changed "$3: set up"; fi
+}
+ensure_mtu() {
+  local cur
+  cur=$(link_get "$1" "$2" .mtu)
+  if [ "$cur" = "$3" ]; then ok "$4 has MTU $3"; else ipn "$1" link set dev "$2" mtu "$3"; changed "$4: MTU $cur -> $3"; fi
+}
+# no_ipv6_ll NS DEV: no IPv6 link-local address on a device ixlab creates, so the sim sends nothing
+# from outside its 198.18.0.0/15 addresses (per device, set before it goes up; no sysctl changed).
+no_ipv6_ll() { ipn "$1" link set dev "$2" addrgenmode none 2>/dev/null || true; }
 
 # wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds, or dies naming DESCRIPTION.
 wait_for() {

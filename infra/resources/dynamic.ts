@@ -7,14 +7,24 @@ import type { RoleRunOutputs, RoleRunProps } from "../../src/remote/roleProvider
 import type { PinProps } from "../../src/remote/keyProviders";
 import type { Target } from "../../src/remote/roles";
 
-/** Loads a module of src/remote in the provider process (which runs the project's TypeScript as is). */
+/**
+ * Loads a module of src/remote in the provider process, which starts in the program's directory
+ * (infra/) and runs the project's TypeScript as is.
+ */
 function behaviour(name: string): any {
-  const g = globalThis as { __ixlabTsNode?: boolean };
-  if (!g.__ixlabTsNode) {
-    require("ts-node").register({ transpileOnly: true, project: `${process.cwd()}/tsconfig.json` });
-    g.__ixlabTsNode = true;
+  const g = globalThis as { __ixlabRoot?: string };
+  if (!g.__ixlabRoot) {
+    const fs = require("node:fs");
+    const path = require("node:path");
+    let dir = process.cwd();
+    while (!fs.existsSync(path.join(dir, "Pulumi.yaml"))) {
+      if (path.dirname(dir) === dir) throw new Error(`ixlab: no Pulumi.yaml above ${process.cwd()}`);
+      dir = path.dirname(dir);
+    }
+    require("ts-node").register({ transpileOnly: true, project: path.join(dir, "tsconfig.json") });
+    g.__ixlabRoot = dir;
   }
-  return require(`${process.cwd()}/src/remote/${name}`);
+  return require(`${g.__ixlabRoot}/src/remote/${name}`);
 }
 
 const roleProvider: pulumi.dynamic.ResourceProvider = {

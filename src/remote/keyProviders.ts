@@ -20,7 +20,7 @@ export interface PinProps {
 
 export async function createPin(p: PinProps) {
   const hostKey = await pinHostKey(p.target, p.privateKey);
-  return { id: `pin:${p.target.host}`, outs: { ...p, hostKey } };
+  return { id: `pin:${p.target.host}`, outs: JSON.parse(JSON.stringify({ ...p, hostKey })) as PinProps & { hostKey: string } };
 }
 
 export async function diffPin(olds: PinProps, news: PinProps) {

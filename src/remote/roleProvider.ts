@@ -38,18 +38,27 @@ function creds(p: RoleRunProps): Credentials | undefined {
   return p.privateKey ? { privateKey: p.privateKey, hostKey: p.hostKey } : undefined;
 }
 
+/** Outputs go through protobuf Structs, which have no `undefined`: drop such fields. */
+export function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
 async function converge(p: RoleRunProps): Promise<RoleRunOutputs> {
   const action = p.createAction ?? "create";
   const r = await runRole(p.target, creds(p), p.role, action, p.args);
   if (r.code !== 0) throw new RoleError(`${p.title}: ${describeFailure(p.target, p.role, action, r)}`, r);
-  return { ...p, facts: r.facts, healthy: true };
+  return plain({ ...p, facts: r.facts, healthy: true });
 }
 
-/** Runs `check`; undefined means healthy, a string says what is wrong. Connection failures throw. */
+/**
+ * Runs `check`; undefined means healthy, a string says what is wrong. An unreachable host counts as
+ * unhealthy rather than failing the read, so a refresh still completes and the up or destroy that
+ * follows reports the host by name.
+ */
 async function probe(p: RoleRunProps): Promise<string | undefined> {
   const r: RoleResult = await runRole(p.target, creds(p), p.role, "check", p.args);
   if (r.code === 0) return undefined;
-  if (r.code === CHECK_WRONG) return r.stderr.trim() || "check failed";
+  if (r.code === CHECK_WRONG || r.code === SSH_FAILED) return r.stderr.trim() || "check failed";
   throw new RoleError(`${p.title}: ${describeFailure(p.target, p.role, "check", r)}`, r);
 }
 
@@ -68,10 +77,9 @@ export async function diff(olds: RoleRunOutputs, news: RoleRunProps) {
   if (replaces.length > 0) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
   const otherChanges = !same(olds.title, news.title) || !same(olds.live, news.live) || !same(olds.deletes, news.deletes) || !same(olds.privateKey, news.privateKey);
   if (otherChanges) return { changes: true };
-  if (!news.live) return { changes: false };
-  if (olds.healthy === false) return { changes: true };
-  // Ask the host: a service that died or a setting someone changed is a change to converge.
-  return { changes: (await probe(news)) !== undefined };
+  // Live state was read from the host by the refresh that precedes every up and preview
+  // (Pulumi.yaml: options.refresh: always); reads run in parallel, diffs do not.
+  return { changes: news.live && olds.healthy === false };
 }
 
 export async function update(_olds: RoleRunOutputs, news: RoleRunProps): Promise<{ outs: RoleRunOutputs }> {

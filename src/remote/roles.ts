@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { repoRoot } from "../paths";
 
 export type Target =
   | { kind: "local" }
@@ -49,7 +50,7 @@ export class RoleError extends Error {
   }
 }
 
-export function rolesDir(root = process.cwd()): string {
+export function rolesDir(root = repoRoot()): string {
   return path.join(root, "roles");
 }
 
@@ -118,13 +119,13 @@ function shellQuote(s: string): string {
 }
 
 /** The script sent over SSH: the shared lib, then the role with its own `. lib.sh` skipped. */
-export function roleScript(role: string, root = process.cwd()): string {
+export function roleScript(role: string, root = repoRoot()): string {
   const dir = rolesDir(root);
   return `${fs.readFileSync(path.join(dir, "lib.sh"), "utf8")}\n${fs.readFileSync(path.join(dir, `${role}.sh`), "utf8")}`;
 }
 
 /** Runs `roles/<role>.sh <action> <args...>` on the target; never throws for a non-zero exit. */
-export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = process.cwd()): Promise<RoleResult> {
+export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = repoRoot()): Promise<RoleResult> {
   let r: { code: number; stdout: string; stderr: string };
   if (target.kind === "local") {
     r = await run("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, { ...process.env, IXLAB_ROLE: role });
