@@ -1,6 +1,11 @@
 // The Pulumi program: read and validate the lab, declare the components, export the topology.
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
+import { KernelPlanError, planKernelBuild } from "../src/lab/kernel";
 import { planLab } from "../src/lab/plan";
+import { cacheDir, repoRoot } from "../src/paths";
+import { KernelBuild } from "./kernelBuild";
+import { KernelInstall } from "./kernelInstall";
 import { labTopology } from "../src/lab/topology";
 import { loadLab, resolveSecret } from "./config";
 import { Host } from "./host";
@@ -27,13 +32,37 @@ for (const [i, spec] of lab.hosts.entries()) {
   });
 }
 
+// Kernels: built once per lab on this machine; in a sim (and for guests) proven by a boot under QEMU.
+const kernels: Record<string, { build: KernelBuild; install?: KernelInstall }> = {};
+for (const [i, k] of lab.kernels.entries()) {
+  let buildPlan;
+  try {
+    buildPlan = planKernelBuild(k, lab.name, stack, repoRoot(), cacheDir(), `lab.kernels[${i}]`);
+  } catch (e) {
+    if (e instanceof KernelPlanError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+  const build = new KernelBuild(`kernel-${k.name}`, { plan: buildPlan });
+  const install = lab.sim || k.for === "guest"
+    ? new KernelInstall(`kernel-${k.name}`, { build, expect: k.verify.console, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot") })
+    : undefined;
+  kernels[k.name] = { build, install };
+}
+
 const peer = plan.peer
   ? new Peer(`${plan.peer.host}`, { host: hosts[plan.peer.host], address: plan.peer.address, port: plan.peer.port, privateKey: keys[plan.peer.host] })
   : undefined;
 
+const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.install?.boot ?? pulumi.output(undefined)])])));
+
 export const topology = pulumi
-  .all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts])])))
-  .apply((live) => labTopology(lab, plan, stack, Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts]]) => [n, { hostKey, facts }])), peer?.endpoint));
+  .all([pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts])]))), kernelFacts])
+  .apply(([live, kf]) => labTopology(
+    lab, plan, stack,
+    Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts]]) => [n, { hostKey, facts }])),
+    peer?.endpoint,
+    Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot }])),
+  ));
 
 /** SSH private keys by host, for `ixlab ssh` and the bench (a secret: shown only with --show-secrets). */
 export const sshKeys = pulumi.secret(pulumi.all(keys));

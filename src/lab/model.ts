@@ -72,6 +72,7 @@ export interface Kernel {
   config: { base: string; fragments: string[] };
   localversion?: string;
   cmdline: string;
+  verify: { console: string[] };
 }
 
 export type ModuleParams = Record<string, Record<string, number | string | boolean>>;

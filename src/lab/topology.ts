@@ -51,7 +51,12 @@ export interface HostLive {
 }
 
 /** The full topology: the plan plus what the hosts reported. */
-export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: Record<string, HostLive>, peer?: { host: string; address: string; port: number }) {
+export interface KernelLive {
+  artifact?: { key: string; release: string; target: string; sha256: string; buildSeconds: number; compiled: boolean };
+  boot?: Record<string, unknown>;
+}
+
+export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: Record<string, HostLive>, peer?: { host: string; address: string; port: number }, kernels: Record<string, KernelLive> = {}) {
   const base = planTopology(lab);
   const sender = plan.hosts.find((h) => h.role === "dut") ?? plan.hosts.find((h) => h.role !== "peer");
   const size = lab.derived.sizes[lab.derived.sizes.length - 1];
@@ -72,6 +77,19 @@ export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: Record
       };
     }),
     links: plan.links,
+    kernels: lab.kernels.map((k) => {
+      const a = kernels[k.name]?.artifact;
+      const b = kernels[k.name]?.boot;
+      return {
+        name: k.name,
+        for: k.for,
+        key: a?.key,
+        release: a?.release,
+        sha256: a?.sha256,
+        buildSeconds: a?.buildSeconds,
+        bootCheck: b ? { release: b.release, accel: b.accel, bootSeconds: b.bootSeconds } : undefined,
+      };
+    }),
     peer,
     commands: {
       ssh: sender ? `npx ixlab ssh --stack ${stack} ${sender.name}` : undefined,

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Builds one kernel variant on the builder: source + ordered patch series + config fragments merged
+# onto a base config, verified (every option a fragment set must survive olddefconfig), compiled with
+# ccache. Outputs land in --out, keyed by --key (a content hash of all inputs the caller computed), so
+# the same inputs never compile twice; the build tree (--tree) is kept per kernel so a small change
+# rebuilds incrementally.
+#   kernel-build.sh create|check|delete --key K --out DIR --tree DIR --source-tarball FILE
+#       [--patches "P1 P2..."] [--base tinyconfig|defconfig|allnoconfig|running|FILE]
+#       [--fragments "F1 F2..."] [--localversion -x] [--target bzImage|deb] [--jobs N]
+[ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+opt_key="" opt_out="" opt_tree="" opt_source_tarball="" opt_base=defconfig opt_target=bzImage
+opt_patches="" opt_fragments="" opt_localversion="" opt_jobs=""
+
+built() { [ -f "$opt_out/.complete" ] && [ "$(cat "$opt_out/.complete")" = "$opt_key" ]; }
+
+# The tree is reused while its source and patches are the same; anything else starts it afresh.
+prepare_tree() {
+  local identity p
+  identity=$({ sha256sum "$opt_source_tarball" | cut -d' ' -f1; for p in $opt_patches; do sha256sum "$p" | cut -d' ' -f1; done; } | sha256sum | cut -d' ' -f1)
+  if [ -f "$opt_tree/.ixlab-source" ] && [ "$(cat "$opt_tree/.ixlab-source")" = "$identity" ]; then
+    ok "build tree $opt_tree has this source and patch series"
+    return
+  fi
+  rm -rf "$opt_tree"
+  mkdir -p "$opt_tree"
+  log "unpacking $(basename "$opt_source_tarball")"
+  tar -xf "$opt_source_tarball" -C "$opt_tree" --strip-components=1
+  for p in $opt_patches; do
+    if ! patch -d "$opt_tree" -p1 --forward --batch --no-backup-if-mismatch -r "$opt_tree/.rejected" <"$p" >"$opt_tree/.patch.log" 2>&1; then
+      local why
+      why=$(grep -E 'FAILED|malformed|can.t find file|Reversed' "$opt_tree/.patch.log" | head -5 | tr '\n' ' ')
+      [ -s "$opt_tree/.rejected" ] && why="$why; rejected hunks: $(head -c 1500 "$opt_tree/.rejected" | tr '\n' '~' | sed 's/~/\\n/g')"
+      rm -rf "$opt_tree"
+      die "patch $(basename "$p") does not apply: $why"
+    fi
+    changed "applied $(basename "$p")"
+  done
+  echo "$identity" >"$opt_tree/.ixlab-source"
+}
+
+base_config() {
+  case "$opt_base" in
+    tinyconfig | defconfig | allnoconfig) make -C "$opt_tree" -s "$opt_base" >/dev/null ;;
+    running) cp "/boot/config-$(uname -r)" "$opt_tree/.config" ;;
+    *) cp "$opt_base" "$opt_tree/.config" ;;
+  esac
+}
+
+# Every option a fragment sets must have that value in the final .config; a dropped one is named with
+# the dependency Kconfig gives for it, so "why is VHOST_NET gone" has its answer in the error.
+verify_config() {
+  local frag line opt want have where deps dropped=()
+  for frag in $opt_fragments; do
+    while IFS= read -r line; do
+      if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
+        opt=${BASH_REMATCH[1]} want="$opt=${BASH_REMATCH[2]}"
+      elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
+        opt=${BASH_REMATCH[1]} want="# $opt is not set"
+      else
+        continue
+      fi
+      have=$(grep -E "^($opt=|# $opt is not set)" "$opt_tree/.config" || true)
+      [ "$want" = "$have" ] && continue
+      # An option that is absent from .config is as good as "is not set".
+      [ -z "$have" ] && [ "$want" = "# $opt is not set" ] && continue
+      where=$(cd "$opt_tree" && grep -rlE --include='Kconfig*' "^(menu)?config ${opt#CONFIG_}\$" . | head -1)
+      deps=""
+      [ -n "$where" ] && deps=$(awk -v sym="${opt#CONFIG_}" '
+        $0 ~ "^(menu)?config "sym"$" {on=1; next}
+        on && /^(menu)?config |^endmenu|^menu |^if |^endif|^choice/ {on=0}
+        on && /^[ \t]+depends on/ {sub(/^[ \t]+/, ""); print}' "$opt_tree/$where" | tr '\n' ';' | sed 's/;$//')
+      dropped+=("$want (from ${frag##*/}) became '${have:-unset}'${where:+; ${where#./}: ${deps:-no depends on line; check select/choice}}")
+    done <"$frag"
+  done
+  if [ ${#dropped[@]} -gt 0 ]; then
+    printf '%s: error: %d option(s) a fragment set were dropped by olddefconfig:\n' "$IXLAB_ROLE" "${#dropped[@]}" >&2
+    printf '  %s\n' "${dropped[@]}" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC2086 # a space-separated list of repository paths
+  ok "all $(cat $opt_fragments /dev/null | grep -cE '^(CONFIG_|# CONFIG_)') fragment option(s) present in the final .config"
+}
+
+configure() {
+  base_config
+  if [ -n "$opt_fragments" ]; then
+    # shellcheck disable=SC2086 # fragments are a space-separated list of repository paths
+    (cd "$opt_tree" && KCONFIG_CONFIG=.config scripts/kconfig/merge_config.sh -m -O . .config $opt_fragments >/dev/null)
+  fi
+  "$opt_tree/scripts/config" --file "$opt_tree/.config" --set-str LOCALVERSION "$opt_localversion" --disable LOCALVERSION_AUTO
+  make -C "$opt_tree" -s olddefconfig >/dev/null
+  verify_config
+}
+
+ccache_stat() { ccache --print-stats 2>/dev/null | awk -F'\t' -v k="$1" '$1 == k {print $2}'; }
+
+compile() {
+  local jobs=${opt_jobs:-$(nproc)} start=$SECONDS hits misses release artifact sha
+  export CCACHE_DIR=${CCACHE_DIR:-$(dirname "$opt_out")/../ccache} CCACHE_BASEDIR=$opt_tree CCACHE_NOHASHDIR=1
+  mkdir -p "$CCACHE_DIR"
+  hits=$(ccache_stat direct_cache_hit)$'/'$(ccache_stat preprocessed_cache_hit) misses=$(ccache_stat cache_miss)
+  log "compiling ($opt_target, -j$jobs); log: $opt_out/build.log"
+  local goal=bzImage
+  [ "$opt_target" = deb ] && goal=bindeb-pkg
+  if ! make -C "$opt_tree" -j"$jobs" CC="ccache gcc" KBUILD_BUILD_USER=ixlab KBUILD_BUILD_HOST=ixlab "$goal" >"$opt_out/build.log" 2>&1; then
+    die "build failed; last lines of $opt_out/build.log: $(grep -E 'error|Error' "$opt_out/build.log" | tail -5 | tr '\n' ' ')"
+  fi
+  release=$(make -C "$opt_tree" -s kernelrelease)
+  if [ "$opt_target" = deb ]; then
+    mv "$(dirname "$opt_tree")"/linux-*"$release"*.deb "$opt_out/"
+    artifact=$(ls "$opt_out"/linux-image-"$release"_*.deb)
+  else
+    cp "$opt_tree/arch/x86/boot/bzImage" "$opt_out/bzImage"
+    artifact=$opt_out/bzImage
+  fi
+  cp "$opt_tree/.config" "$opt_out/config"
+  sha=$(sha256sum "$artifact" | cut -d' ' -f1)
+  local seconds=$((SECONDS - start))
+  jq -cn --arg key "$opt_key" --arg release "$release" --arg artifact "$artifact" --arg sha "$sha" \
+    --arg target "$opt_target" --argjson seconds "$seconds" \
+    --arg before "$hits miss $misses" --arg after "$(ccache_stat direct_cache_hit)/$(ccache_stat preprocessed_cache_hit) miss $(ccache_stat cache_miss)" \
+    '{key: $key, release: $release, target: $target, artifact: $artifact, sha256: $sha, buildSeconds: $seconds, compiled: true, ccache: {before: $before, after: $after}}' >"$opt_out/facts.json"
+  echo "$opt_key" >"$opt_out/.complete"
+  changed "built $release ($opt_target) in ${seconds}s"
+}
+
+do_create() {
+  if built; then
+    ok "kernel $opt_key already built in $opt_out (nothing compiled)"
+    printf 'facts: %s\n' "$(jq -c '.compiled = false' "$opt_out/facts.json")"
+    return
+  fi
+  rm -rf "$opt_out"
+  mkdir -p "$opt_out" "$(dirname "$opt_tree")"
+  # Stacks of one lab share the tree: one build in it at a time.
+  exec 8>"$opt_tree.lock"
+  flock 8
+  prepare_tree
+  configure
+  compile
+  printf 'facts: %s\n' "$(cat "$opt_out/facts.json")"
+}
+
+do_check() {
+  built || wrong "kernel $opt_key is not built in $opt_out"
+  local artifact sha
+  artifact=$(jq -r .artifact "$opt_out/facts.json") sha=$(jq -r .sha256 "$opt_out/facts.json")
+  [ "$(sha256sum "$artifact" 2>/dev/null | cut -d' ' -f1)" = "$sha" ] || wrong "$artifact is missing or changed since it was built"
+}
+
+do_delete() {
+  # The build tree and ccache stay: they are caches that make the next build of this kernel fast.
+  if [ -d "$opt_out" ]; then rm -rf "$opt_out"; changed "removed $opt_out"; else ok "$opt_out already gone"; fi
+}
+
+main() {
+  parse_args "create check delete" "key out tree source-tarball patches base fragments localversion target jobs" "$@"
+  need_flags key out
+  [[ $opt_key =~ ^[0-9a-f]{16,64}$ ]] || usage_error "--key must be a hex digest"
+  if [ "$ACTION" != delete ]; then
+    need_flags tree source-tarball
+    [ -f "$opt_source_tarball" ] || usage_error "--source-tarball $opt_source_tarball does not exist"
+    local f
+    for f in $opt_patches $opt_fragments; do [ -f "$f" ] || usage_error "$f does not exist"; done
+    [[ $opt_target =~ ^(bzImage|deb)$ ]] || usage_error "--target must be bzImage or deb"
+  fi
+  "do_$ACTION"
+  [ "$ACTION" = check ] || summary
+}
+
+main "$@" </dev/null

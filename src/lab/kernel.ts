@@ -1,0 +1,103 @@
+// What a kernel build consumes, resolved on the builder (the machine running Pulumi), and the content
+// hash that keys it: same inputs, same key, nothing compiled; any input changed, a new build.
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Kernel } from "./model";
+
+/** Bump when the way a build turns inputs into outputs changes. */
+const BUILD_FORMAT = 1;
+
+export interface KernelBuildPlan {
+  name: string;
+  key: string;
+  target: "bzImage" | "deb";
+  sourceTarball: string;
+  sourceIdentity: string;
+  patches: string[];
+  fragments: string[];
+  base: string;
+  localversion: string;
+  out: string;
+  tree: string;
+  /** Flags of roles/kernel-build.sh. */
+  args: string[];
+}
+
+export class KernelPlanError extends Error {}
+
+function sha256File(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+function run(cmd: string, args: string[]): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** Debian's linux-source-X.Y ships /usr/src/linux-source-X.Y.tar.xz; "linux-source" means the newest. */
+function debianSource(pkg: string, where: string): { tarball: string; identity: string } {
+  const candidates = fs.existsSync("/usr/src") ? fs.readdirSync("/usr/src").filter((f) => /^linux-source-[0-9.]+\.tar\.xz$/.test(f)) : [];
+  const wanted = pkg === "linux-source" ? candidates.sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).pop() : candidates.find((f) => f === `${pkg}.tar.xz`);
+  if (!wanted) throw new KernelPlanError(`${where}: Debian package ${pkg} is not installed on the builder (no /usr/src/${pkg === "linux-source" ? "linux-source-*" : pkg}.tar.xz); run npm run setup or apt-get install ${pkg === "linux-source" ? "linux-source-6.1" : pkg}`);
+  const name = wanted.replace(/\.tar\.xz$/, "");
+  const version = run("dpkg-query", ["-W", "-f", "${Version}", name]);
+  const tarball = `/usr/src/${wanted}`;
+  const st = fs.statSync(tarball);
+  return { tarball, identity: `debian:${name}=${version ?? `size${st.size}-mtime${st.mtimeMs}`}` };
+}
+
+function patchFiles(spec: string, root: string, where: string): string[] {
+  const p = path.resolve(root, spec);
+  if (!fs.existsSync(p)) throw new KernelPlanError(`${where}.patches: ${spec} does not exist`);
+  if (fs.statSync(p).isDirectory()) {
+    const files = fs.readdirSync(p).filter((f) => f.endsWith(".patch")).sort().map((f) => path.join(p, f));
+    if (files.length === 0) throw new KernelPlanError(`${where}.patches: ${spec} holds no .patch files`);
+    return files;
+  }
+  return [p];
+}
+
+/**
+ * Outputs belong to a stack (its destroy removes them); the build tree belongs to the lab's kernel and
+ * is shared by the stacks of that lab, so a second stack of the same lab rebuilds nothing.
+ */
+export function planKernelBuild(k: Kernel, labName: string, stack: string, root: string, cache: string, where: string): KernelBuildPlan {
+  const target = k.for === "guest" ? "bzImage" : "deb";
+  let source: { tarball: string; identity: string };
+  if (k.source.type === "debian-source") source = debianSource(k.source.package ?? "linux-source", where);
+  else if (k.source.type === "tarball" && k.source.url && !/^[a-z]+:\/\//.test(k.source.url)) {
+    const tarball = path.resolve(root, k.source.url);
+    if (!fs.existsSync(tarball)) throw new KernelPlanError(`${where}.source.url: ${k.source.url} does not exist`);
+    const digest = sha256File(tarball);
+    if (k.source.sha256 && k.source.sha256 !== digest) throw new KernelPlanError(`${where}.source.sha256: ${k.source.url} has sha256 ${digest}, not ${k.source.sha256}`);
+    source = { tarball, identity: `tarball:${digest}` };
+  } else {
+    throw new KernelPlanError(`${where}.source: ${k.source.type === "git" ? "git sources" : "downloaded tarballs"} are not built yet; use debian-source or a local tarball path`);
+  }
+  const patches = k.patches ? patchFiles(k.patches, root, where) : [];
+  const fragments = k.config.fragments.map((f) => path.resolve(root, f));
+  const base = ["tinyconfig", "defconfig", "allnoconfig", "running"].includes(k.config.base) ? k.config.base : path.resolve(root, k.config.base);
+  const inputs = {
+    format: BUILD_FORMAT,
+    target,
+    source: source.identity,
+    patches: patches.map((p) => [path.basename(p), sha256File(p)]),
+    fragments: fragments.map((f) => [path.relative(root, f), sha256File(f)]),
+    base: base === k.config.base ? base : `file:${sha256File(base)}`,
+    runningConfig: base === "running" ? sha256File(`/boot/config-${run("uname", ["-r"])}`) : undefined,
+    localversion: k.localversion ?? "",
+    compiler: run("gcc", ["--version"])?.split("\n")[0] ?? "gcc missing",
+  };
+  const key = createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 32);
+  const out = path.join(cache, "kernels", "out", stack, key);
+  const tree = path.join(cache, "kernels", "tree", `${labName}-${k.name}`);
+  const args = [
+    "--key", key, "--out", out, "--tree", tree, "--source-tarball", source.tarball,
+    "--base", base, "--target", target, "--localversion", k.localversion ?? "",
+    ...(patches.length ? ["--patches", patches.join(" ")] : []),
+    ...(fragments.length ? ["--fragments", fragments.join(" ")] : []),
+  ];
+  return { name: k.name, key, target, sourceTarball: source.tarball, sourceIdentity: source.identity, patches, fragments, base, localversion: k.localversion ?? "", out, tree, args };
+}
