@@ -35,7 +35,8 @@ summary() { printf 'summary: changed=%d\n' "$_ixlab_changed"; }
 
 # parse_args "ACTIONS" "FLAGS" "$@": sets ACTION to the first argument, which must be one of ACTIONS,
 # and opt_<flag> (dashes as underscores) for each `--flag value`; a FLAG written `name!` is a switch
-# without a value (sets opt_name=1). Anything else exits 2 naming it. Roles set defaults beforehand.
+# without a value (sets opt_name=1), one written `name+` may be repeated and appends each value to the
+# array opt_name. Anything else exits 2 naming it. Roles set defaults beforehand.
 parse_args() {
   local actions=$1 flags=$2 name known
   shift 2
@@ -52,8 +53,17 @@ parse_args() {
       shift
       continue
     fi
+    if [[ " $flags " == *" $name+ "* ]]; then
+      [ $# -ge 2 ] || usage_error "flag --$name needs a value"
+      local -n _ixlab_values="opt_${name//-/_}"
+      _ixlab_values+=("$2")
+      unset -n _ixlab_values
+      shift 2
+      continue
+    fi
     if [[ " $flags " != *" $name "* ]]; then
-      read -ra known <<<"${flags//!/}"
+      known=${flags//!/}
+      read -ra known <<<"${known//+/}"
       usage_error "unknown flag '--$name' (known:$(printf ' --%s' "${known[@]}"))"
     fi
     [ $# -ge 2 ] || usage_error "flag --$name needs a value"

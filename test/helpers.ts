@@ -3,3 +3,29 @@ import { repoRoot } from "../src/paths";
 
 export const ROOT = repoRoot();
 export const fixture = (...p: string[]) => path.join(ROOT, "test", "fixtures", ...p);
+
+/**
+ * The sim stack's guest kernel, built by roles/kernel-build.sh with the flags the Pulumi program
+ * plans (its tree is shared with the lab's stacks, so this costs a full build only on a new machine),
+ * into its own output scope. Returns the bzImage and release, and a function that removes the output.
+ */
+export function buildSimGuestKernel(scope: string): { bzImage: string; release: string; remove(): void } {
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+  const { loadLabFile } = require("../src/lab/load") as typeof import("../src/lab/load");
+  const { validateLab } = require("../src/lab/validate") as typeof import("../src/lab/validate");
+  const { planKernelBuild } = require("../src/lab/kernel") as typeof import("../src/lab/kernel");
+  const { cacheDir } = require("../src/paths") as typeof import("../src/paths");
+  const r = validateLab(loadLabFile(path.join(ROOT, "Pulumi.sim.yaml")).raw, { baseDir: ROOT });
+  if (!r.ok) throw new Error("Pulumi.sim.yaml is invalid");
+  const plan = planKernelBuild(r.lab.kernels[0], r.lab.name, scope, ROOT, cacheDir(), "sim guest kernel");
+  const role = path.join(ROOT, "roles", "kernel-build.sh");
+  const b = spawnSync("bash", [role, "create", ...plan.args], { encoding: "utf8", timeout: 60 * 60 * 1000 });
+  if (b.status !== 0) throw new Error(`building the sim guest kernel failed:\n${b.stdout}${b.stderr}`);
+  const facts = JSON.parse(b.stdout.split("\n").find((l) => l.startsWith("facts: "))!.slice(7));
+  return {
+    bzImage: facts.artifact,
+    release: facts.release,
+    remove: () => void spawnSync("bash", [role, "delete", "--key", plan.key, "--out", plan.out], { encoding: "utf8" }),
+  };
+}
