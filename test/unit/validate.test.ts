@@ -38,7 +38,10 @@ describe("good labs", () => {
     assert.ok(r.ok);
     assert.equal(r.lab.guests[0].macvtap.mode, "bridge");
     assert.equal(r.lab.derived.guestMemoryMiB.vm1, 256);
-    assert.equal(r.lab.sim?.accel, "auto");
+    assert.equal(r.lab.sim?.accel, "tcg", "the sim stack asks for software emulation");
+    const bare = validateLab({ name: "s", sim: {}, hosts: [{ name: "a", role: "peer" }] });
+    assert.ok(bare.ok);
+    assert.deepEqual(bare.lab.sim, { prefix: "ixl", managementNet: "198.18.0.0/24", dataNet: "198.19.0.0/24", accel: "auto" });
     assert.equal(r.lab.variants[0].vhost, true);
     assert.equal(r.lab.derived.activeVariant, "baseline");
     assert.equal(r.lab.derived.baseline, "baseline");
