@@ -6,11 +6,11 @@
 # rebuilds incrementally.
 #   kernel-build.sh create|check|delete --key K --out DIR --tree DIR --source-tarball FILE
 #       [--patches "P1 P2..."] [--base tinyconfig|defconfig|allnoconfig|running|FILE]
-#       [--fragments "F1 F2..."] [--localversion -x] [--target bzImage|deb] [--jobs N]
+#       [--fragments "F1 F2..."] [--localversion -x] [--target bzImage|deb] [--jobs N] [--ccache DIR]
 [ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 opt_key="" opt_out="" opt_tree="" opt_source_tarball="" opt_base=defconfig opt_target=bzImage
-opt_patches="" opt_fragments="" opt_localversion="" opt_jobs=""
+opt_patches="" opt_fragments="" opt_localversion="" opt_jobs="" opt_ccache=""
 
 built() { [ -f "$opt_out/.complete" ] && [ "$(cat "$opt_out/.complete")" = "$opt_key" ]; }
 
@@ -97,7 +97,7 @@ ccache_stat() { ccache --print-stats 2>/dev/null | awk -F'\t' -v k="$1" '$1 == k
 
 compile() {
   local jobs=${opt_jobs:-$(nproc)} start=$SECONDS hits misses release artifact sha
-  export CCACHE_DIR=${CCACHE_DIR:-$(dirname "$opt_out")/../ccache} CCACHE_BASEDIR=$opt_tree CCACHE_NOHASHDIR=1
+  export CCACHE_DIR=${opt_ccache:-${CCACHE_DIR:-$opt_tree.ccache}} CCACHE_BASEDIR=$opt_tree CCACHE_NOHASHDIR=1
   mkdir -p "$CCACHE_DIR"
   hits=$(ccache_stat direct_cache_hit)$'/'$(ccache_stat preprocessed_cache_hit) misses=$(ccache_stat cache_miss)
   log "compiling ($opt_target, -j$jobs); log: $opt_out/build.log"
@@ -155,7 +155,7 @@ do_delete() {
 }
 
 main() {
-  parse_args "create check delete" "key out tree source-tarball patches base fragments localversion target jobs" "$@"
+  parse_args "create check delete" "key out tree source-tarball patches base fragments localversion target jobs ccache" "$@"
   need_flags key out
   [[ $opt_key =~ ^[0-9a-f]{16,64}$ ]] || usage_error "--key must be a hex digest"
   if [ "$ACTION" != delete ]; then

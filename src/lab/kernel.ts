@@ -96,6 +96,7 @@ export function planKernelBuild(k: Kernel, labName: string, stack: string, root:
   const args = [
     "--key", key, "--out", out, "--tree", tree, "--source-tarball", source.tarball,
     "--base", base, "--target", target, "--localversion", k.localversion ?? "",
+    "--ccache", path.join(cache, "kernels", "ccache"),
     ...(patches.length ? ["--patches", patches.join(" ")] : []),
     ...(fragments.length ? ["--fragments", fragments.join(" ")] : []),
   ];
