@@ -20,7 +20,7 @@
 # record matches (same kernel bytes, release, expected lines, --cmdline, and --accel unless auto)
 # says `ok:` and does not boot again; check exits 0 when the record matches, else 3 naming why; a
 # failed create writes DIR/boot-failed.log and removes a previous boot.log/boot.json; delete removes
-# those three files (never DIR itself). Nothing outside the temp dir and DIR is written.
+# those three files, and DIR when it is then empty. Nothing outside the temp dir and DIR is written.
 # shellcheck source=lib.sh
 [ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -390,6 +390,8 @@ do_delete() {
   for f in boot.log boot.json boot-failed.log; do
     if [ -e "$opt_record/$f" ]; then rm -f "$opt_record/$f"; changed "removed $opt_record/$f"; else ok "no $opt_record/$f"; fi
   done
+  # The record directory goes too once nothing else is in it; a directory with other files stays.
+  if [ -d "$opt_record" ] && rmdir "$opt_record" 2>/dev/null; then changed "removed empty $opt_record"; fi
 }
 
 main() {

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { capturePulumi, ensureStack } from "../../src/pulumi/cli";
+import { cacheDir } from "../../src/paths";
 import { ROOT } from "../helpers";
 import { leftovers } from "../leftovers";
 
@@ -103,5 +104,10 @@ describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
     const r = timed("destroy", "destroy", "--yes");
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.deepEqual(leftovers(PREFIX), []);
+    // The stack's kernel outputs and boot records go too (build trees and ccache stay: caches).
+    const out = path.join(cacheDir(), "kernels", "out", STACK);
+    assert.deepEqual(fs.existsSync(out) ? fs.readdirSync(out) : [], []);
+    const boot = path.join(cacheDir(), "kernels", "boot");
+    assert.deepEqual(fs.existsSync(boot) ? fs.readdirSync(boot).filter((d) => topology.kernels.some((k: any) => k.sha256?.startsWith(d))) : [], []);
   });
 });
