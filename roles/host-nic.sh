@@ -63,11 +63,7 @@ main() {
     fi
   fi
   PREV=$STATE_DIR/nic/$NIC.prev
-  case $ACTION in
-    create) do_create; summary ;;
-    delete) do_delete; summary ;;
-    check) do_check ;;
-  esac
+  run_action
 }
 
 main "$@" </dev/null

@@ -58,11 +58,7 @@ main() {
     [[ $p =~ ^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?$ ]] || usage_error "not a Debian package name: '$p'"
   done
   [ ${#packages[@]} -gt 0 ] || usage_error "--packages names no package"
-  case $ACTION in
-    create) do_create; summary ;;
-    check) do_check ;;
-    delete) do_delete; summary ;;
-  esac
+  run_action
 }
 
 main "$@" </dev/null

@@ -342,11 +342,7 @@ main() {
     usage_error "--irq-affinity '$opt_irq_affinity' is not a CPU list like 0-3,8"
   [ -z "$opt_governor" ] || [[ $opt_governor =~ ^[a-z][a-z0-9_]*$ ]] || usage_error "--governor '$opt_governor' is not a governor name"
   REC=$STATE_DIR/tune/$NIC
-  case $ACTION in
-    create) do_create; summary ;;
-    delete) do_delete; summary ;;
-    check) do_check ;;
-  esac
+  run_action
 }
 
 main "$@" </dev/null

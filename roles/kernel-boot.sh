@@ -410,11 +410,7 @@ main() {
   trap 'exit 143' TERM
   trap 'exit 130' INT
   trap 'exit 129' HUP
-  case $ACTION in
-    create) do_create; summary ;;
-    delete) do_delete; summary ;;
-    check) do_check ;;
-  esac
+  run_action
 }
 
 main "$@" </dev/null

@@ -165,8 +165,7 @@ main() {
     for f in $opt_patches $opt_fragments; do [ -f "$f" ] || usage_error "$f does not exist"; done
     [[ $opt_target =~ ^(bzImage|deb)$ ]] || usage_error "--target must be bzImage or deb"
   fi
-  "do_$ACTION"
-  [ "$ACTION" = check ] || summary
+  run_action
 }
 
 main "$@" </dev/null

@@ -33,6 +33,12 @@ wrong() { printf '%s: check failed: %s\n' "$IXLAB_ROLE" "$*" >&2; exit 3; }
 # Summary line callers parse; printed once at the end of create/delete.
 summary() { printf 'summary: changed=%d\n' "$_ixlab_changed"; }
 
+# run_action: calls the role's do_create / do_delete (then the summary) or do_check, per ACTION.
+run_action() {
+  "do_$ACTION"
+  [ "$ACTION" = check ] || summary
+}
+
 # parse_args "ACTIONS" "FLAGS" "$@": sets ACTION to the first argument, which must be one of ACTIONS,
 # and opt_<flag> (dashes as underscores) for each `--flag value`; a FLAG written `name!` is a switch
 # without a value (sets opt_name=1), one written `name+` may be repeated and appends each value to the

@@ -61,11 +61,7 @@ main() {
   fi
   # What the pid file's process must be running; a reused pid never matches.
   CMDLINE="netserver -D -L $opt_address -p $opt_port"
-  case $ACTION in
-    create) do_create; summary ;;
-    delete) do_delete; summary ;;
-    check) do_check ;;
-  esac
+  run_action
 }
 
 main "$@" </dev/null

@@ -50,11 +50,7 @@ main() {
     valid_cidr "$opt_address" || usage_error "--address '$opt_address' is not ADDRESS/PREFIX"
     in_bench_range "$opt_address" || usage_error "--address $opt_address is outside 198.18.0.0/15, the only range a sim lab may use"
   fi
-  case $ACTION in
-    create) do_create; summary ;;
-    delete) do_delete; summary ;;
-    check) do_check ;;
-  esac
+  run_action
 }
 
 main "$@" </dev/null

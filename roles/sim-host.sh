@@ -86,6 +86,9 @@ do_create() {
     ip link add name "$opt_veth" type veth peer name "$MGMT_IF" netns "$NS"
     no_ipv6_ll "" "$opt_veth"
     no_ipv6_ll "$NS" "$MGMT_IF"
+    # A re-created host has a new MAC behind its old address: drop the stale ARP entry this machine
+    # holds for it (only for this sim address), or SSH waits for the entry to time out.
+    ip neigh flush to "${opt_address%/*}" dev "$opt_bridge" 2>/dev/null || true
     changed "created veth $opt_veth <-> $NS:$MGMT_IF"
   fi
   if [ "$(link_get "" "$opt_veth" .master)" = "$opt_bridge" ]; then
@@ -240,11 +243,7 @@ main() {
   NS=$opt_ns
   HOST_DIR=$RUN_DIR/$NS
   ADDR=${opt_address%/*}
-  case $ACTION in
-    create) do_create; summary ;;
-    delete) do_delete; summary ;;
-    check) do_check ;;
-  esac
+  run_action
 }
 
 main "$@" </dev/null

@@ -79,11 +79,7 @@ main() {
     fi
   fi
   A="$opt_a_ns:$opt_a_if" B="$opt_b_ns:$opt_b_if"
-  case $ACTION in
-    create) do_create; summary ;;
-    delete) do_delete; summary ;;
-    check) do_check ;;
-  esac
+  run_action
 }
 
 main "$@" </dev/null
