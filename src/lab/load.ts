@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Document, isMap, isNode, LineCounter, parseDocument } from "yaml";
-import { formatProblem, Problem, validateLab, Validation } from "./validate";
+import { formatProblem, Problem } from "./validate";
 
 export const LAB_KEY = "ixlab:lab";
 
@@ -76,10 +76,4 @@ export function formatProblems(problems: Problem[], loaded?: LoadedLab): string[
     const where = loaded ? ` (${displayPath(loaded.file)}${line ? `:${line}` : ""})` : "";
     return `${formatProblem(p)}${where}`;
   });
-}
-
-export function validateLabFile(file: string, baseDir: string): { loaded: LoadedLab; result: Validation } {
-  const loaded = loadLabFile(file);
-  const result = validateLab(loaded.raw, { baseDir });
-  return { loaded, result };
 }

@@ -1,7 +1,8 @@
-// The behaviour behind every role-backed resource (see infra/resources/roleRun.ts): create converges
+// The behaviour behind every role-backed resource (see infra/resources/dynamic.ts): create converges
 // the host with the role's `create`, delete undoes it, and for live state (services, devices, tuning)
-// diff and read ask the host with the role's `check`. So a second `pulumi up` with nothing changed
-// and nothing drifted reports no changes, and a service that died is found and restarted.
+// read asks the host with the role's `check` (Pulumi.yaml refreshes before every up), and diff turns
+// an unhealthy read into a change. So a second `pulumi up` with nothing changed and nothing drifted
+// reports no changes, and a service that died is found and restarted.
 import { CHECK_WRONG, Credentials, describeFailure, RoleError, RoleResult, runRole, SSH_FAILED, Target } from "./roles";
 import { spawnSync } from "node:child_process";
 
@@ -14,7 +15,7 @@ export interface RoleRunProps {
   args: string[];
   /** The action that creates (default "create"; host-preflight uses "facts"). */
   createAction?: string;
-  /** Whether the state is live (processes, devices, tuning): diff and read then run `check`. */
+  /** Whether the state is live (processes, devices, tuning): read then runs `check`. */
   live: boolean;
   /** Whether delete has anything to undo on the host (preflight has not). */
   deletes: boolean;
