@@ -73,6 +73,19 @@ export interface Kernel {
   localversion?: string;
   cmdline: string;
   verify: { console: string[] };
+  /** Real hosts only (roles/kernel-install.sh). */
+  install: KernelInstallOptions;
+}
+
+export interface KernelInstallOptions {
+  method: "grub" | "kexec";
+  panicSeconds: number;
+  /** Seconds for SSH to come back after a reboot (and again after a BMC power cycle). */
+  bootTimeout: number;
+  rebootOnDestroy: boolean;
+  purgeOnDestroy: boolean;
+  /** Paths that must exist on the new kernel, besides the active variant's module parameters. */
+  features: string[];
 }
 
 export type ModuleParams = Record<string, Record<string, number | string | boolean>>;
