@@ -1,11 +1,13 @@
-// Pulumi dynamic resources: a role run on a host (RoleRun), the per-stack SSH key pair (SshKeyPair)
-// and a pinned SSH host key (HostKeyPin). Pulumi serializes provider objects into the state and runs
+// Pulumi dynamic resources: a role run on a host (RoleRun), the per-stack SSH key pair (SshKeyPair),
+// a pinned SSH host key (HostKeyPin), and a host kernel's packages copied to a host (KernelPackages)
+// and installed there (KernelHostInstall). Pulumi serializes provider objects into the state and runs
 // them in a separate Node process, so the providers here stay thin: each method loads the real
 // behaviour from src/remote/ at run time and the serialized code captures nothing but globals.
 import * as pulumi from "@pulumi/pulumi";
 import type { RoleRunOutputs, RoleRunProps } from "../../src/remote/roleProvider";
 import type { PinProps } from "../../src/remote/keyProviders";
 import type { Target } from "../../src/remote/roles";
+import type { KernelHostInstallOutputs, KernelHostInstallProps, KernelPackagesOutputs, KernelPackagesProps } from "../../src/remote/kernelInstallProvider";
 
 /**
  * Loads a module of src/remote in the provider process, which starts in the program's directory
@@ -81,5 +83,48 @@ export class HostKeyPin extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: { target: pulumi.Input<Extract<Target, { kind: "ssh" }>>; privateKey: pulumi.Input<string>; triggers?: pulumi.Input<pulumi.Input<string>[]> }, opts?: pulumi.CustomResourceOptions) {
     super(pinProvider, name, { ...args, hostKey: undefined }, { ...opts, additionalSecretOutputs: ["privateKey"] });
+  }
+}
+
+const kernelPackagesProvider: pulumi.dynamic.ResourceProvider = {
+  create: (inputs: KernelPackagesProps) => behaviour("kernelInstallProvider").packages.create(inputs),
+  diff: (_id: string, olds: KernelPackagesOutputs, news: KernelPackagesProps) => behaviour("kernelInstallProvider").packages.diff(olds, news),
+  update: (_id: string, olds: KernelPackagesOutputs, news: KernelPackagesProps) => behaviour("kernelInstallProvider").packages.update(olds, news),
+  read: (id: string, props: KernelPackagesOutputs) => behaviour("kernelInstallProvider").packages.read(id, props),
+  delete: (_id: string, props: KernelPackagesOutputs) => behaviour("kernelInstallProvider").packages.remove(props),
+};
+
+/** A host kernel's .deb files copied to one host's state dir, each checked there by its sha256. */
+export class KernelPackages extends pulumi.dynamic.Resource {
+  declare readonly remotePaths: pulumi.Output<string[]>;
+  declare readonly files: pulumi.Output<{ path: string; sha256: string }[]>;
+
+  constructor(name: string, args: Inputs<KernelPackagesProps>, opts?: pulumi.CustomResourceOptions) {
+    super(kernelPackagesProvider, name, { ...args, files: undefined, remoteDir: undefined, remotePaths: undefined, healthy: undefined },
+      { ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] });
+  }
+}
+
+const kernelHostInstallProvider: pulumi.dynamic.ResourceProvider = {
+  create: (inputs: KernelHostInstallProps) => behaviour("kernelInstallProvider").install.create(inputs),
+  diff: (_id: string, olds: KernelHostInstallOutputs, news: KernelHostInstallProps) => behaviour("kernelInstallProvider").install.diff(olds, news),
+  update: (_id: string, olds: KernelHostInstallOutputs, news: KernelHostInstallProps) => behaviour("kernelInstallProvider").install.update(olds, news),
+  read: (id: string, props: KernelHostInstallOutputs) => behaviour("kernelInstallProvider").install.read(id, props),
+  delete: (_id: string, props: KernelHostInstallOutputs) => behaviour("kernelInstallProvider").install.remove(props),
+};
+
+/**
+ * A host kernel installed on one real host: staged as a one-shot GRUB boot (or kexec), rebooted
+ * into, verified, then made the default; destroy restores the previous default. The BMC password is
+ * a secret input and output.
+ */
+export class KernelHostInstall extends pulumi.dynamic.Resource {
+  declare readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
+  declare readonly phases: pulumi.Output<{ phase: string; seconds: number; note?: string }[]>;
+
+  constructor(name: string, args: Inputs<Omit<KernelHostInstallProps, "bmc" | "bmcPassword">> & { bmc?: pulumi.Input<KernelHostInstallProps["bmc"]>; bmcPassword?: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
+    super(kernelHostInstallProvider, name, { ...args, facts: undefined, phases: undefined, healthy: undefined },
+      // Rebooting a host and waiting for it (and once more after a BMC power cycle) takes long.
+      { customTimeouts: { create: "90m", update: "90m", delete: "60m" }, ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey", "bmcPassword"] });
   }
 }

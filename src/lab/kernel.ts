@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Kernel } from "./model";
+import { Kernel, Lab } from "./model";
 
 /** Bump when the way a build turns inputs into outputs changes. */
 const BUILD_FORMAT = 1;
@@ -101,4 +101,31 @@ export function planKernelBuild(k: Kernel, labName: string, stack: string, root:
     ...(fragments.length ? ["--fragments", fragments.join(" ")] : []),
   ];
   return { name: k.name, key, target, sourceTarball: source.tarball, sourceIdentity: source.identity, patches, fragments, base, localversion: k.localversion ?? "", out, tree, args };
+}
+
+/** A host kernel to install on real hosts: the dut hosts whose active variant names it. */
+export interface HostKernelInstallPlan {
+  kernel: string;
+  hosts: string[];
+  /** Paths verify checks after the reboot: the variant's module parameters and install.features. */
+  features: string[];
+}
+
+/**
+ * What the active variant (IXLAB_VARIANT, as the bench sets it, else lab.activeVariant, else the
+ * first) asks to install on real hosts; empty for sim labs, whose kernels only boot under QEMU.
+ */
+export function planHostKernelInstalls(lab: Lab, env: NodeJS.ProcessEnv = process.env): HostKernelInstallPlan[] {
+  if (lab.sim) return [];
+  const name = env.IXLAB_VARIANT || lab.derived.activeVariant;
+  const variant = lab.variants.find((v) => v.name === name);
+  const kernel = lab.kernels.find((k) => k.name === variant?.hostKernel && k.for === "host");
+  if (!variant || !kernel) return [];
+  const params = Object.entries(variant.moduleParams).flatMap(([mod, ps]) => Object.keys(ps).map((p) => `/sys/module/${mod}/parameters/${p}`));
+  if (variant.zeroCopy !== undefined) params.push("/sys/module/vhost_net/parameters/experimental_zcopytx");
+  return [{
+    kernel: kernel.name,
+    hosts: lab.hosts.filter((h) => h.role === "dut").map((h) => h.name),
+    features: [...new Set([...params, ...kernel.install.features])],
+  }];
 }

@@ -65,7 +65,7 @@ export function parseRoleOutput(stdout: string): Pick<RoleResult, "facts" | "cha
   return { facts, changed };
 }
 
-function sshArgs(target: Extract<Target, { kind: "ssh" }>, keyFile: string, knownHosts: string | undefined): string[] {
+export function sshArgs(target: Extract<Target, { kind: "ssh" }>, keyFile: string, knownHosts: string | undefined): string[] {
   return [
     "-i", keyFile,
     "-p", String(target.port),
@@ -83,7 +83,7 @@ function sshArgs(target: Extract<Target, { kind: "ssh" }>, keyFile: string, know
 }
 
 /** A private directory with the key and the pinned host key, removed when `fn` is done. */
-async function withSshFiles<T>(target: Extract<Target, { kind: "ssh" }>, creds: Credentials, fn: (key: string, knownHosts?: string) => Promise<T>): Promise<T> {
+export async function withSshFiles<T>(target: Extract<Target, { kind: "ssh" }>, creds: Credentials, fn: (key: string, knownHosts?: string) => Promise<T>): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-ssh-"));
   try {
     const key = path.join(dir, "key");
