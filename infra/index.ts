@@ -1,7 +1,7 @@
 // The Pulumi program: read and validate the lab, declare the components, export the topology.
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { KernelPlanError, planKernelBuild } from "../src/lab/kernel";
+import { KernelPlanError, planHostKernelInstalls, planKernelBuild } from "../src/lab/kernel";
 import { planLab } from "../src/lab/plan";
 import { cacheDir, repoRoot } from "../src/paths";
 import { KernelBuild } from "./kernelBuild";
@@ -32,8 +32,10 @@ for (const [i, spec] of lab.hosts.entries()) {
   });
 }
 
-// Kernels: built once per lab on this machine; in a sim (and for guests) proven by a boot under QEMU.
+// Kernels: built once per lab on this machine; in a sim (and for guests) proven by a boot under QEMU;
+// a host kernel the active variant names is installed on the lab's dut hosts.
 const kernels: Record<string, { build: KernelBuild; install?: KernelInstall }> = {};
+const hostKernelInstalls = planHostKernelInstalls(lab);
 for (const [i, k] of lab.kernels.entries()) {
   let buildPlan;
   try {
@@ -43,9 +45,24 @@ for (const [i, k] of lab.kernels.entries()) {
     throw e;
   }
   const build = new KernelBuild(`kernel-${k.name}`, { plan: buildPlan });
-  const install = lab.sim || k.for === "guest"
-    ? new KernelInstall(`kernel-${k.name}`, { build, expect: k.verify.console, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot") })
-    : undefined;
+  const onHosts = hostKernelInstalls.find((p) => p.kernel === k.name);
+  let install: KernelInstall | undefined;
+  if (lab.sim || k.for === "guest") {
+    install = new KernelInstall(`kernel-${k.name}`, { build, expect: k.verify.console, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot") });
+  } else if (onHosts) {
+    // Real hosts: the packages go to every dut host of the active variant, installed and booted there.
+    install = new KernelInstall(`kernel-${k.name}`, {
+      build, kernel: k, features: onHosts.features,
+      hosts: onHosts.hosts.map((name) => {
+        const at = lab.hosts.findIndex((h) => h.name === name);
+        const bmc = lab.hosts[at].bmc;
+        return {
+          name, target: hosts[name].target, privateKey: keys[name], hostKey: hosts[name].hostKey, after: hosts[name].ready, bmc,
+          bmcPassword: bmc ? resolveSecret(bmc.password, `lab.hosts[${at}].bmc.password`) : undefined,
+        };
+      }),
+    });
+  }
   kernels[k.name] = { build, install };
 }
 
