@@ -8,6 +8,7 @@ const verbs: Record<string, () => Verb> = {
   toolchain: () => require("./toolchain"),
   pulumi: () => require("./pulumi"),
   ssh: () => require("./ssh"),
+  report: () => require("./report"),
 };
 
 const usage = `Usage: ixlab <verb> [options]
@@ -16,6 +17,7 @@ Verbs:
   validate   check a lab description (ixlab validate --stack sim)
   toolchain  build or locate the Pulumi CLI, language host and plugins (ixlab toolchain --check)
   ssh        a shell or command on a lab host (ixlab ssh --stack sim dut -- uname -r)
+  report     tables and plots from saved bench results (ixlab report sim/20250131T120000Z --reference seed)
   pulumi     run the pulumi CLI with ixlab's toolchain, backend and secrets (ixlab pulumi preview --stack sim)
 
 Run ixlab <verb> --help for a verb's options and an example.`;
