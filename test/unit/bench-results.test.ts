@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { cellId, createRun, loadRun, NewCell, newRunId, openRun, ResultsError, RunOptions, runMatrix } from "../../src/bench/results";
 import { fixture } from "../helpers";
 
@@ -60,7 +60,15 @@ function cell(variant: string, size: number, repetition: number, throughputMbps:
   };
 }
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-results-"));
+const made: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-results-"));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 describe("writing and resuming a run", () => {
   it("cell ids are deterministic and the matrix is in run order", () => {

@@ -5,13 +5,21 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { buildReport, renderReport } from "../../src/report";
 import { loadRun } from "../../src/bench/results";
 import { fixture, ROOT } from "../helpers";
 import { syntheticRun } from "../report-helpers";
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-report-"));
+const made: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-report-"));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 describe("report", () => {
   it("renders the reference-shaped Markdown table exactly", () => {
