@@ -115,7 +115,7 @@ function remove(run: Runner, args: string[], checkArgs = args): void {
   assert.match(check.stderr, /check failed: .+/, show(check));
 }
 
-const ROLE_FILES = ["sim-bridge", "sim-host", "sim-link", "host-preflight", "host-packages", "host-nic", "host-tune", "netserver"];
+const ROLE_FILES = ["sim-bridge", "sim-host", "sim-link", "host-preflight", "host-packages", "host-nic", "host-tune", "netserver", "macvtap", "vhost-net", "guest"];
 
 describe("role conventions", () => {
   for (const role of ROLE_FILES) {
@@ -383,7 +383,43 @@ describe("roles against network namespaces", { skip: whyNot ? `cannot run: ${why
     assert.ok(mbps > 0, `throughput ${mbps} 10^6bits/s\n${show(r)}`);
   });
 
+  const macvtapArgs = ["--guest", "vm1", "--nic", NIC, "--name", `${P}v`, "--mode", "bridge", "--mac", "52:54:00:12:34:56"];
+  it("macvtap over SSH: a macvtap on the test NIC and its tap device node in the host's state dir", () => {
+    const f = facts(converge((a, args) => remote(NS_A, "macvtap", a, args), macvtapArgs));
+    assert.equal(f.lower, NIC);
+    assert.equal(f.mac, "52:54:00:12:34:56");
+    assert.equal(f.tapDevice, `/run/ixlab/${NS_A}/state/guests/vm1/tap`);
+    assert.ok(fs.statSync(f.tapDevice).isCharacterDevice());
+    // Another mode asked: the device is re-created in that mode.
+    const vepa = remote(NS_A, "macvtap", "create", macvtapArgs.map((x) => (x === "bridge" ? "vepa" : x)));
+    assert.equal(vepa.status, 0, show(vepa));
+    assert.match(vepa.stdout, /changed: removed .*: .* is in mode bridge, not vepa/);
+    const check = remote(NS_A, "macvtap", "check", macvtapArgs);
+    assert.equal(check.status, 3, show(check));
+    assert.match(check.stderr, /is in mode vepa, not bridge/);
+    assert.equal(remote(NS_A, "macvtap", "create", macvtapArgs).status, 0);
+  });
+
+  it("guest refuses to start without the macvtap's tap device, naming it", () => {
+    const r = remote(NS_B, "guest", "create", ["--guest", "vm9", "--kernel", "/nonexistent", "--mac", "52:54:00:00:00:09", "--address", "198.19.250.9/24",
+      "--mgmt", `${MGMT[NS_B]}:2201`, "--authorized-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA", "--vhost", "off"]);
+    assert.equal(r.status, 1, show(r));
+    assert.match(r.stderr, new RegExp(`no tap device /run/ixlab/${NS_B}/state/guests/vm9/tap for guest vm9`));
+  });
+
+  it("vhost-net --no-load never loads a module; it says what is there and what was asked", () => {
+    const r = remote(NS_A, "vhost-net", "create", ["--zcopytx", "1", "--no-load"]);
+    assert.equal(r.status, 0, show(r));
+    const f = facts(r);
+    assert.equal(f.requested, 1);
+    assert.equal(f.loaded, fs.existsSync("/sys/module/vhost_net"));
+    if (!f.loaded) assert.match(r.stdout, /not loaded here and a sim does not load it/);
+    assert.ok(!fs.existsSync(`/run/ixlab/${NS_A}/state/modprobe.d`), "no modprobe config written in a sim");
+  });
+
   it("deletes everything in reverse order, idempotently, and check says it is gone", () => {
+    remove((a, args) => remote(NS_A, "macvtap", a, args), macvtapArgs);
+    assert.ok(!fs.existsSync(`/run/ixlab/${NS_A}/state/guests/vm1`), "the guest's directory goes with its last file");
     remove((a, args) => remote(NS_B, "netserver", a, args), netserverArgs);
     remove((a, args) => remote(NS_A, "host-tune", a, args), tuneArgs);
     assert.ok(!fs.existsSync(`/run/ixlab/${NS_A}/state/tune`), "records removed");

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# macvtap: a guest's NIC on the host's test NIC. A macvtap device NAME on NIC in MODE with the guest's
+# MAC address (macvtap hands the guest only frames for that MAC), and its character device made as
+# $IXLAB_STATE_DIR/guests/GUEST/tap from the device numbers in sysfs: /dev/tapN is named by interface
+# index, which is per network namespace, so two sim hosts may both have a /dev/tap3.
+#   macvtap.sh create|check|delete --guest NAME --nic NIC --name DEV [--mode bridge|vepa|private|passthru]
+#       --mac 52:54:00:xx:xx:xx
+# A device of the right name but another kind, lower NIC, mode or MAC is re-created (a running guest
+# on it loses its NIC: the guest role checks the device it holds and restarts QEMU).
+# shellcheck source=lib.sh
+[ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+opt_guest="" opt_nic="" opt_name="" opt_mode=bridge opt_mac=""
+DIR="" NODE=""
+
+# problem: why the device is not as asked (empty: it is).
+problem() {
+  local j
+  link_json "" "$opt_nic" >/dev/null || { echo "the test NIC $opt_nic does not exist"; return; }
+  j=$(link_json "" "$opt_name") || { echo "no device $opt_name"; return; }
+  # `ip -j` names a lower device in the same namespace by name (.link), one elsewhere by index.
+  jq -r --arg mode "$opt_mode" --arg mac "$opt_mac" --arg nic "$opt_nic" '
+    if (.linkinfo.info_kind // "") != "macvtap" then "\(.ifname) is a \(.linkinfo.info_kind // "plain device"), not a macvtap"
+    elif .link != $nic then "\(.ifname) is on \(.link // "a device in another namespace"), not \($nic)"
+    elif (.linkinfo.info_data.mode // "") != $mode then "\(.ifname) is in mode \(.linkinfo.info_data.mode), not \($mode)"
+    elif .address != $mac then "\(.ifname) has MAC \(.address), not \($mac)"
+    else empty end' <<<"$j"
+}
+
+# dev_numbers: MAJOR:MINOR of the device's tap character device.
+dev_numbers() {
+  local f
+  for f in /sys/class/net/"$opt_name"/macvtap/tap*/dev; do [ -r "$f" ] && cat "$f" && return 0; done
+  return 1
+}
+
+node_matches() {
+  local nums
+  nums=$(dev_numbers) || return 1
+  [ -c "$NODE" ] && [ "$(stat -c '%t:%T' "$NODE")" = "$(printf '%x:%x' "${nums%:*}" "${nums#*:}")" ]
+}
+
+facts() {
+  jq -cn --arg name "$opt_name" --arg nic "$opt_nic" --arg mode "$opt_mode" --arg mac "$opt_mac" \
+    --arg node "$NODE" --arg dev "$(dev_numbers)" --argjson ifindex "$(link_get "" "$opt_name" .ifindex)" \
+    '{name: $name, lower: $nic, mode: $mode, mac: $mac, ifindex: $ifindex, tapDevice: $node, devNumbers: $dev}'
+}
+
+do_create() {
+  local why nums
+  why=$(problem)
+  case $why in
+    "") ok "macvtap $opt_name on $opt_nic (mode $opt_mode, MAC $opt_mac)" ;;
+    "the test NIC"*) die "$why (host-nic create prepares it)" ;;
+    *)
+      if link_json "" "$opt_name" >/dev/null; then ip link del dev "$opt_name"; changed "removed $opt_name: $why"; fi
+      ip link add link "$opt_nic" name "$opt_name" address "$opt_mac" type macvtap mode "$opt_mode"
+      no_ipv6_ll "" "$opt_name"
+      changed "created macvtap $opt_name on $opt_nic (mode $opt_mode, MAC $opt_mac)"
+      ;;
+  esac
+  ensure_up "" "$opt_name" "$opt_name"
+  nums=$(dev_numbers) || die "$opt_name has no tap character device in /sys/class/net/$opt_name/macvtap (is sysfs mounted for this network namespace?)"
+  if node_matches; then
+    ok "$NODE is the character device $nums"
+  else
+    mkdir -p "$DIR"
+    rm -f "$NODE"
+    mknod -m 0600 "$NODE" c "${nums%:*}" "${nums#*:}"
+    changed "made $NODE (character device $nums)"
+  fi
+  printf 'facts: %s\n' "$(facts)"
+}
+
+do_check() {
+  local why
+  why=$(problem)
+  [ -z "$why" ] || wrong "$why"
+  link_is_up "" "$opt_name" || wrong "$opt_name is down"
+  node_matches || wrong "$NODE is not the character device of $opt_name"
+}
+
+do_delete() {
+  if link_json "" "$opt_name" >/dev/null && [ "$(link_get "" "$opt_name" .linkinfo.info_kind)" = macvtap ]; then
+    ip link del dev "$opt_name"
+    changed "removed macvtap $opt_name"
+  else
+    ok "no macvtap $opt_name"
+  fi
+  if [ -e "$NODE" ]; then rm -f "$NODE"; changed "removed $NODE"; else ok "no $NODE"; fi
+  # The guest's directory goes when nothing else of the guest is left in it.
+  if [ -d "$DIR" ] && rmdir "$DIR" 2>/dev/null; then changed "removed empty $DIR"; fi
+}
+
+main() {
+  parse_args "create check delete" "guest nic name mode mac" "$@"
+  need_flags guest nic name mac
+  [[ $opt_guest =~ ^[a-z][a-z0-9-]{0,30}$ ]] || usage_error "--guest '$opt_guest' is not a guest name"
+  valid_ifname "$opt_nic" || usage_error "--nic '$opt_nic' is not an interface name"
+  valid_ifname "$opt_name" || usage_error "--name '$opt_name' is not an interface name (at most 15 characters)"
+  case $opt_mode in bridge | vepa | private | passthru) ;; *) usage_error "--mode '$opt_mode' is not bridge, vepa, private or passthru" ;; esac
+  [[ $opt_mac =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || usage_error "--mac '$opt_mac' is not a lower-case MAC address"
+  DIR=$STATE_DIR/guests/$opt_guest
+  NODE=$DIR/tap
+  run_action
+}
+
+main "$@" </dev/null
