@@ -7,7 +7,7 @@ import { HostPlan } from "../src/lab/plan";
 import { Target } from "../src/remote/roles";
 import { HostKeyPin, RoleRun } from "./resources/dynamic";
 
-export const BASE_PACKAGES = ["netperf", "ethtool", "iproute2", "procps"];
+export const BASE_PACKAGES = ["netperf", "ethtool", "iproute2", "procps", "tcpdump"];
 
 export interface HostArgs {
   plan: HostPlan;
