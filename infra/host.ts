@@ -17,7 +17,12 @@ export interface HostArgs {
   reachableAfter?: pulumi.Resource[];
   /** Changes when the machine behind the address is a new one (a re-created sim host): re-pin. */
   generation?: pulumi.Input<string>;
+  /** Packages the host needs for what runs on it (e.g. QEMU for guests), besides the base ones. */
+  packages?: string[];
 }
+
+/** What a host that runs guests needs: QEMU, and the guest userland ixlab puts in their initramfs. */
+export const GUEST_HOST_PACKAGES = ["qemu-system-x86", "busybox-static", "dropbear-bin", "openssh-client"];
 
 /** The flags of roles/host-tune.sh for what the lab asks; empty when it asks nothing. */
 export function tuneFlags(spec: HostSpec): string[] {
@@ -33,6 +38,8 @@ export function tuneFlags(spec: HostSpec): string[] {
 
 export class Host extends pulumi.ComponentResource {
   readonly target: Extract<Target, { kind: "ssh" }>;
+  /** The test NIC's name on the host. */
+  readonly nicName?: string;
   readonly hostKey: pulumi.Output<string>;
   readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
   /** Everything a service on this host must wait for. */
@@ -42,6 +49,7 @@ export class Host extends pulumi.ComponentResource {
     super("ixlab:index:Host", name, {}, opts);
     const { plan, spec } = args;
     this.target = { kind: "ssh", host: plan.name, address: plan.ssh.address, port: plan.ssh.port, user: plan.ssh.user, ...(plan.sim ? { simNs: plan.sim.ns } : {}) };
+    this.nicName = plan.nic?.name;
     const parent = { parent: this };
 
     const pin = new HostKeyPin(`${name}-hostkey`, {
@@ -67,7 +75,7 @@ export class Host extends pulumi.ComponentResource {
       ...ssh,
       title: `packages on host ${plan.name}`,
       role: "host-packages",
-      args: ["--packages", [...new Set([...BASE_PACKAGES, ...spec.packages])].join(" ")],
+      args: ["--packages", [...new Set([...BASE_PACKAGES, ...(args.packages ?? []), ...spec.packages])].join(" ")],
       // Packages stay installed on destroy: other users of the host may need them.
       deletes: false,
     }, { ...parent, dependsOn: [preflight] });

@@ -6,9 +6,13 @@ import { planLab } from "../src/lab/plan";
 import { cacheDir, repoRoot } from "../src/paths";
 import { KernelBuild } from "./kernelBuild";
 import { KernelInstall } from "./kernelInstall";
+import { KernelPackages } from "./resources/dynamic";
 import { labTopology } from "../src/lab/topology";
 import { loadLab, resolveSecret } from "./config";
-import { Host } from "./host";
+import { Guest, VhostNet } from "./guest";
+import { GUEST_HOST_PACKAGES, Host } from "./host";
+import { activeVariant, planGuests } from "../src/lab/guest";
+import { publicKeyOf } from "../src/remote/keys";
 import { Peer } from "./peer";
 import { SimFabric } from "./simFabric";
 
@@ -17,6 +21,13 @@ const plan = planLab(lab);
 const stack = pulumi.getStack();
 
 const fabric = lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
+const guestPlans = planGuests(lab, plan);
+let variant;
+try {
+  variant = activeVariant(lab);
+} catch (e) {
+  throw new pulumi.RunError((e as Error).message);
+}
 
 const hosts: Record<string, Host> = {};
 const keys: Record<string, pulumi.Output<string>> = {};
@@ -29,6 +40,7 @@ for (const [i, spec] of lab.hosts.entries()) {
     privateKey: keys[spec.name],
     reachableAfter: fabric?.hostReady[spec.name],
     generation: fabric?.hostGeneration[spec.name],
+    packages: guestPlans.some((g) => g.host === spec.name) ? GUEST_HOST_PACKAGES : [],
   });
 }
 
@@ -66,20 +78,60 @@ for (const [i, k] of lab.kernels.entries()) {
   kernels[k.name] = { build, install };
 }
 
+// Guests: the active variant decides vhost and zero-copy; one VhostNet per host that runs guests; a
+// guest kernel is copied (sha256-checked) once to each host whose guests boot it, sim hosts included.
+const guests: Record<string, Guest> = {};
+const vhostNets: Record<string, VhostNet> = {};
+const guestKernels: Record<string, KernelPackages> = {};
+for (const g of guestPlans) {
+  if (!variant) throw new pulumi.RunError(`lab.guests: guest ${g.name} needs a variant (lab.variants)`);
+  const kernel = kernels[g.kernel!];
+  const host = hosts[g.host];
+  const art = kernel.build.artifact;
+  const copy = guestKernels[`${g.host}/${g.kernel}`] ??= new KernelPackages(`kernel-${g.kernel}-files-${g.host}`, {
+    title: `guest kernel ${g.kernel} on host ${g.host}`,
+    target: host.target,
+    privateKey: keys[g.host],
+    hostKey: host.hostKey,
+    key: kernel.build.key,
+    release: art.apply((a) => a.release),
+    image: art.apply((a) => a.artifact),
+    imageSha256: art.apply((a) => a.sha256),
+  }, { dependsOn: [kernel.build.build, ...host.ready] });
+  vhostNets[g.host] ??= new VhostNet(g.host, { host, privateKey: keys[g.host], zeroCopy: variant.zeroCopy, noLoad: lab.sim !== undefined });
+  guests[g.name] = new Guest(g.name, {
+    plan: g,
+    host,
+    privateKey: keys[g.host],
+    publicKey: fabric ? fabric.publicKey : pulumi.unsecret(keys[g.host].apply(publicKeyOf)),
+    kernelPath: copy.remotePaths.apply((p) => p[0]),
+    variant,
+    vhostNet: vhostNets[g.host],
+    accel: lab.sim?.accel ?? "auto",
+    vhostFallback: lab.sim !== undefined,
+    after: [copy, ...(kernel.install ? [kernel.install] : [])],
+  });
+}
+
 const peer = plan.peer
   ? new Peer(`${plan.peer.host}`, { host: hosts[plan.peer.host], address: plan.peer.address, port: plan.peer.port, privateKey: keys[plan.peer.host] })
   : undefined;
 
 const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.install?.boot ?? pulumi.output(undefined)])])));
 
+const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts])])));
+const guestLive = pulumi.all(Object.fromEntries(Object.entries(guests).map(([n, g]) => [n, pulumi.all([g.facts, g.macvtap, vhostNets[g.hostName].facts])])));
+
 export const topology = pulumi
-  .all([pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts])]))), kernelFacts])
-  .apply(([live, kf]) => labTopology(
-    lab, plan, stack,
-    Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts]]) => [n, { hostKey, facts }])),
-    peer?.endpoint,
-    Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot }])),
-  ));
+  .all([hostLive, kernelFacts, guestLive])
+  .apply(([live, kf, gl]) => labTopology(lab, plan, stack, {
+    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts]]) => [n, { hostKey, facts }])),
+    peer: peer?.endpoint,
+    kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot }])),
+    guests: Object.fromEntries(Object.entries(gl).map(([n, [facts, macvtap, vhostNet]]) => [n, { facts, macvtap, vhostNet }])),
+    guestPlans,
+    variant,
+  }));
 
 /** SSH private keys by host, for `ixlab ssh` and the bench (a secret: shown only with --show-secrets). */
 export const sshKeys = pulumi.secret(pulumi.all(keys));

@@ -6,15 +6,17 @@ import { readTopology, stackOutput } from "../pulumi/outputs";
 import { parseArgs } from "./args";
 import { EXIT_OK, UsageError } from "./exit";
 
-export const help = `Usage: ixlab ssh [--stack NAME] HOST [-- COMMAND...]
+export const help = `Usage: ixlab ssh [--stack NAME] HOST|GUEST [-- COMMAND...]
 
-Opens an SSH session (or runs COMMAND) on a lab host, with the stack's key and the host key pinned at
-first contact, from the stack's topology output. Nothing is written outside a temporary 0600 directory
+Opens an SSH session (or runs COMMAND) on a lab host or guest, with the stack's key and the host key
+pinned at first contact (a guest: the key made for it), from the stack's topology output. A guest is
+reached through the SSH port its QEMU forwards on its host's management address. Nothing is written outside a temporary 0600 directory
 that is removed afterwards.
 
 Examples:
   ixlab ssh --stack sim dut
-  ixlab ssh --stack sim dut -- netperf -H 198.19.0.2 -p 12865 -t TCP_STREAM -l 10`;
+  ixlab ssh --stack sim dut -- netperf -H 198.19.0.2 -p 12865 -t TCP_STREAM -l 10
+  ixlab ssh --stack sim vm1 -- uname -r`;
 
 export async function run(argv: string[]): Promise<number> {
   const dash = argv.indexOf("--");
@@ -25,17 +27,24 @@ export async function run(argv: string[]): Promise<number> {
     console.log(help);
     return EXIT_OK;
   }
-  if (positionals.length !== 1) throw new UsageError("ixlab ssh: name one host; see ixlab ssh --help");
+  if (positionals.length !== 1) throw new UsageError("ixlab ssh: name one host or guest; see ixlab ssh --help");
   const stack = (flags.stack as string | undefined) ?? "sim";
   const topology = readTopology(stack);
-  const host = topology.hosts.find((h) => h.name === positionals[0]);
-  if (!host) throw new UsageError(`ixlab ssh: "${positionals[0]}" is not a host of stack ${stack} (hosts: ${topology.hosts.map((h) => h.name).join(", ")})`);
-  if (!host.management.hostKey) throw new UsageError(`ixlab ssh: host ${host.name} has no pinned host key yet; run: ixlab pulumi up --stack ${stack}`);
+  const name = positionals[0];
+  const host = topology.hosts.find((h) => h.name === name);
+  const guest = topology.guests?.find((g) => g.name === name);
+  if (!host && !guest) {
+    const known = [...topology.hosts.map((h) => h.name), ...(topology.guests ?? []).map((g) => g.name)];
+    throw new UsageError(`ixlab ssh: "${name}" is not a host or guest of stack ${stack} (known: ${known.join(", ")})`);
+  }
+  const m = host ? host.management : guest!.management;
+  if (!m.hostKey) throw new UsageError(`ixlab ssh: ${host ? "host" : "guest"} ${name} has no pinned host key yet; run: ixlab pulumi up --stack ${stack}`);
+  // A guest authorizes the key of the host it runs on.
+  const keyOf = host ? host.name : guest!.host;
   const keys = stackOutput<Record<string, string>>(stack, "sshKeys", true);
-  const m = host.management;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-ssh-"));
   try {
-    fs.writeFileSync(path.join(dir, "key"), keys[host.name].endsWith("\n") ? keys[host.name] : `${keys[host.name]}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "key"), keys[keyOf].endsWith("\n") ? keys[keyOf] : `${keys[keyOf]}\n`, { mode: 0o600 });
     fs.writeFileSync(path.join(dir, "known_hosts"), `${m.port === 22 ? m.address : `[${m.address}]:${m.port}`} ${m.hostKey}\n`, { mode: 0o600 });
     const args = ["-i", path.join(dir, "key"), "-p", String(m.port), "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${path.join(dir, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", ...(command.length === 0 && process.stdin.isTTY ? ["-t"] : []), `${m.user}@${m.address}`, ...command];
     return await new Promise<number>((resolve, reject) => {

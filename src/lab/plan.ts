@@ -4,6 +4,12 @@ import { Lab } from "./model";
 import { numberToIpv4, parseCidr } from "./net";
 
 export const NETSERVER_PORT = 12865;
+/**
+ * A guest's management NIC lives in QEMU's user-mode network, which exists only inside QEMU (nothing
+ * is routed out of it: restrict=on); its only way in is the SSH port forwarded from the host.
+ * roles/guest.sh uses the same network.
+ */
+export const GUEST_MGMT_NET = "198.18.255.0/24";
 /** A sim host's test NIC when the lab names none. */
 export const DEFAULT_SIM_NIC = "eth1";
 

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import schema from "./lab.schema.json";
 import { Lab, LabSpec } from "./model";
-import { DEFAULT_SIM_NIC } from "./plan";
+import { DEFAULT_SIM_NIC, GUEST_MGMT_NET } from "./plan";
 import { BENCHMARK_RANGE, Cidr, cidrContains, cidrWithin, isHostAddress, parseCidr } from "./net";
 import { parseDuration, parseSize } from "./units";
 
@@ -271,6 +271,9 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
     else if (mib < MIN_GUEST_MIB || !Number.isInteger(mib)) add(["guests", i, "memory"], `${describe(g.memory)} must be a whole number of MiB, at least ${MIN_GUEST_MIB}M`);
     if (g.pin?.vcpus && g.pin.vcpus.length !== g.vcpus) add(["guests", i, "pin", "vcpus"], `lists ${g.pin.vcpus.length} CPU(s) for ${g.vcpus} vCPU(s); give one per vCPU`);
     if (g.address !== undefined && !parseCidr(g.address)) add(["guests", i, "address"], `"${g.address}" is not an IPv4 address with prefix length, e.g. 198.19.0.10/24`);
+    if (g.address !== undefined && parseCidr(g.address) && cidrContains(parseCidr(GUEST_MGMT_NET)!, g.address.split("/")[0])) add(["guests", i, "address"], `${g.address} is inside ${GUEST_MGMT_NET}, the network of the guest's own management NIC`);
+    if (g.address === undefined && spec.sim === undefined) add(["guests", i, "address"], `is required in a lab that is not simulated (the guest's data address with prefix length, e.g. 198.19.0.10/24)`);
+    if (g.image !== undefined && spec.sim === undefined) add(["guests", i, "image"], `disk-image guests (cloud-init) are not supported yet; boot a built kernel (kernel:, a lab.kernels entry with for: guest)`);
   });
   for (const [mac, idx] of duplicates(spec.guests, (g) => g.macvtap.mac)) add(["guests", idx[1], "macvtap", "mac"], `"${mac}" is already the MAC of lab.guests[${idx[0]}]`);
   if (spec.guests.length > 0 && !spec.hosts.some((h) => h.role === "peer")) add(["hosts"], `guests need a peer host (role: peer) to send to`);

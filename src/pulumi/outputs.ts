@@ -13,13 +13,23 @@ export interface TopologyHost {
   sim?: { namespace: string };
 }
 
+export interface TopologyGuest {
+  name: string;
+  host: string;
+  address: string;
+  management: { address: string; port: number; user: string; hostKey?: string };
+  qemuPid?: number;
+  [key: string]: unknown;
+}
+
 export interface Topology {
   lab: string;
   stack: string;
   simulated: boolean;
   hosts: TopologyHost[];
+  guests?: TopologyGuest[];
   peer?: { host: string; address: string; port: number };
-  commands: Record<string, string | undefined>;
+  commands: Record<string, unknown>;
   [key: string]: unknown;
 }
 

@@ -18,6 +18,20 @@ export function generateKeyPair(comment: string): { publicKey: string; privateKe
   }
 }
 
+/** The public half of an OpenSSH private key (ssh-keygen -y), e.g. to authorize it in a guest. */
+export function publicKeyOf(privateKey: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-pub-"));
+  try {
+    const file = path.join(dir, "key");
+    fs.writeFileSync(file, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
+    const r = spawnSync("ssh-keygen", ["-y", "-f", file], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`ssh-keygen -y could not read the lab's SSH private key: ${(r.stderr || String(r.error)).trim()}`);
+    return r.stdout.trim();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function keyscan(address: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("ssh-keyscan", ["-T", "5", "-p", String(port), "-t", "ed25519", address], { stdio: ["ignore", "pipe", "pipe"] });

@@ -27,6 +27,9 @@ async function declare(stackFile: string, env: Record<string, string> = {}): Pro
         if (args.name.endsWith("-key")) Object.assign(state, { publicKey: "ssh-ed25519 AAAAmock", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----mock" });
         if (args.name.endsWith("-hostkey")) state.hostKey = `ssh-ed25519 AAAAhost-${args.name}`;
         if (args.name.endsWith("-preflight")) state.facts = { kernelRelease: "6.1.0-mock", kvm: false };
+        if (args.name.includes("-files-")) state.remotePaths = ["/state/kernel-packages/k/bzImage"];
+        if (args.name.endsWith("-qemu")) state.facts = { qemuPid: 4242, accel: "tcg", vhost: "off", vhostNote: "no /dev/vhost-net", hostKey: "ssh-ed25519 AAAAguest", release: "6.1.192-ixlab-guest" };
+        if (args.name.endsWith("-vhostnet")) state.facts = { loaded: false, requested: 0, zcopytx: null, applied: false };
         if (args.name.endsWith("-build")) state.facts = { key: "k", release: "6.1.192-ixlab-guest", target: "bzImage", artifact: "/cache/bzImage", sha256: "ab".repeat(32), buildSeconds: 1, compiled: true };
         return { id: `${args.name}-id`, state };
       },
@@ -36,6 +39,8 @@ async function declare(stackFile: string, env: Record<string, string> = {}): Pro
     "graphtest",
     false,
   );
+  // A fresh program run per declaration (another stack file or environment).
+  for (const m of Object.keys(require.cache)) if (m.startsWith(`${ROOT}/build/infra/`)) delete require.cache[m];
   const program = require(`${ROOT}/build/infra/index.js`);
   const outputs: Record<string, unknown> = {};
   for (const key of ["topology", "sshKeys"]) {
@@ -59,6 +64,7 @@ describe("resource graph", () => {
       "dynamic sim-bridge", "dynamic sim-host-dut", "dynamic sim-host-peer", "dynamic sim-key", "dynamic sim-link-wire",
       "ixlab:index:Host dut", "ixlab:index:Host peer", "ixlab:index:Peer peer", "ixlab:sim:Fabric sim",
       "dynamic kernel-guest-build", "dynamic kernel-guest-bootcheck", "ixlab:index:KernelBuild kernel-guest", "ixlab:index:KernelInstall kernel-guest",
+      "dynamic kernel-guest-files-dut", "dynamic dut-vhostnet", "dynamic vm1-macvtap", "dynamic vm1-qemu", "ixlab:index:Guest vm1", "ixlab:index:VhostNet dut",
     ].sort());
     const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
     assert.equal(byName["sim-host-dut"].inputs.role, "sim-host");
@@ -78,6 +84,27 @@ describe("resource graph", () => {
     const boot = byName["kernel-guest-bootcheck"].inputs.args as string[];
     assert.deepEqual(boot.slice(0, 6), ["--kernel", "/cache/bzImage", "--expect-release", "6.1.192-ixlab-guest", "--expect-line", "ixlab-demo: patch series applied"]);
     assert.equal(topology.kernels[0].release, "6.1.192-ixlab-guest");
+    // The guest: macvtap on the dut's test NIC, QEMU booting the copied kernel, vhost as the variant
+    // asks (falling back in a sim), the sim never touching modules.
+    assert.deepEqual(byName["vm1-macvtap"].inputs.args.slice(0, 8), ["--guest", "vm1", "--nic", "eth1", "--name", "ixl-vm1", "--mode", "bridge"]);
+    const qemu = byName["vm1-qemu"].inputs.args as string[];
+    assert.equal(qemu[qemu.indexOf("--kernel") + 1], "/state/kernel-packages/k/bzImage");
+    assert.equal(qemu[qemu.indexOf("--vhost") + 1], "on");
+    assert.ok(qemu.includes("--vhost-fallback"));
+    assert.equal(qemu[qemu.indexOf("--mgmt") + 1], "198.18.0.10:2201");
+    assert.deepEqual(byName["vm1-qemu"].inputs.triggers, ["zcopytx=0"]);
+    assert.deepEqual(byName["dut-vhostnet"].inputs.args, ["--zcopytx", "0", "--no-load"]);
+    assert.equal(topology.guests[0].qemuPid, 4242);
+    assert.equal(topology.guests[0].vhost.effective, false);
+    assert.equal(topology.guests[0].zeroCopy.requested, false);
+  });
+
+  it("switches variants through the stack: IXLAB_VARIANT=zerocopy changes the zero-copy flag and the guest's trigger", async () => {
+    const { resources } = await declare("Pulumi.sim.yaml", { IXLAB_VARIANT: "zerocopy" });
+    delete process.env.IXLAB_VARIANT;
+    const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
+    assert.deepEqual(byName["dut-vhostnet"].inputs.args, ["--zcopytx", "1", "--no-load"]);
+    assert.deepEqual(byName["vm1-qemu"].inputs.triggers, ["zcopytx=1"]);
   });
 
   it("keys kernel builds by content: same inputs, same key; a changed fragment, a new key", async () => {

@@ -1,0 +1,58 @@
+// Guest planning: names, MACs, addresses and ports every component agrees on; the active variant.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { activeVariant, guestMac, planGuests, variantSettings } from "../../src/lab/guest";
+import { loadLabFile } from "../../src/lab/load";
+import { planLab } from "../../src/lab/plan";
+import { validateLab } from "../../src/lab/validate";
+import { ROOT } from "../helpers";
+
+function simLab() {
+  const r = validateLab(loadLabFile(`${ROOT}/Pulumi.sim.yaml`).raw, { baseDir: ROOT });
+  assert.ok(r.ok);
+  return r.lab;
+}
+
+describe("planGuests", () => {
+  it("plans the sim guest: macvtap on the dut, an address after the hosts, SSH on the dut's management address", () => {
+    const lab = simLab();
+    const [g] = planGuests(lab, planLab(lab));
+    assert.equal(g.name, "vm1");
+    assert.equal(g.host, "dut");
+    assert.equal(g.macvtap.name, "ixl-vm1");
+    assert.equal(g.macvtap.mode, "bridge");
+    assert.match(g.macvtap.mac, /^52:54:00(:[0-9a-f]{2}){3}$/);
+    assert.equal(g.address, "198.19.0.10/24");
+    assert.deepEqual(g.mgmt, { address: "198.18.0.10", port: 2201 });
+    assert.equal(g.memoryMiB, 256);
+  });
+
+  it("derives a stable MAC per lab and guest, different across labs", () => {
+    assert.equal(guestMac("sim", "vm1"), guestMac("sim", "vm1"));
+    assert.notEqual(guestMac("sim", "vm1"), guestMac("sim", "vm2"));
+    assert.notEqual(guestMac("sim", "vm1"), guestMac("other", "vm1"));
+  });
+
+  it("keeps a MAC the lab gives", () => {
+    const lab = simLab();
+    lab.guests[0].macvtap.mac = "52:54:00:aa:bb:cc";
+    assert.equal(planGuests(lab, planLab(lab))[0].macvtap.mac, "52:54:00:aa:bb:cc");
+  });
+});
+
+describe("variants", () => {
+  it("reads zero-copy from moduleParams or zeroCopy", () => {
+    const base = { name: "v", vhost: true, qemuArgs: [], moduleParams: {} };
+    assert.equal(variantSettings(base).zeroCopy, false);
+    assert.equal(variantSettings({ ...base, moduleParams: { vhost_net: { experimental_zcopytx: 1 } } }).zeroCopy, true);
+    assert.equal(variantSettings({ ...base, moduleParams: { vhost_net: { experimental_zcopytx: "0" } } }).zeroCopy, false);
+    assert.equal(variantSettings({ ...base, zeroCopy: true }).zeroCopy, true);
+  });
+
+  it("runs the lab's active variant unless IXLAB_VARIANT names another, and refuses an unknown one", () => {
+    const lab = simLab();
+    assert.equal(activeVariant(lab, {})?.name, "baseline");
+    assert.equal(activeVariant(lab, { IXLAB_VARIANT: "zerocopy" })?.zeroCopy, true);
+    assert.throws(() => activeVariant(lab, { IXLAB_VARIANT: "nope" }), /IXLAB_VARIANT: "nope" is not a variant in lab.variants \(known: baseline, zerocopy/);
+  });
+});
