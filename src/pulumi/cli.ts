@@ -35,3 +35,29 @@ export function ensureStack(stack: string): void {
   const init = capturePulumi(["stack", "init", stack, "--secrets-provider", "passphrase"]);
   if (init.status !== 0) throw new Error(`pulumi stack init ${stack} failed: ${init.stderr.trim()}`);
 }
+
+/**
+ * Runs pulumi with extra environment (e.g. IXLAB_VARIANT) and hands each output line to `onLine` as
+ * it comes, so a long `up` shows what it is doing; resolves to the exit code and the whole output.
+ */
+export function streamPulumi(args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void): Promise<{ status: number; output: string }> {
+  const [cmd, argv] = wrapped(args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: repoRoot(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    let partial = "";
+    const take = (d: Buffer) => {
+      output += d;
+      const lines = (partial + d).split("\n");
+      partial = lines.pop() ?? "";
+      for (const l of lines) onLine(l);
+    };
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (partial) onLine(partial);
+      resolve({ status: code ?? (signal ? 129 : 1), output });
+    });
+  });
+}
