@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the sim lab (npm run demo): set up, validate the lab, bring the sim lab up with
-# `pulumi up`, print its topology and run the topology's own netperf command across the sim wire.
-# The lab stays up; `npx ixlab pulumi destroy --stack sim --yes` takes it down. Later stages (guests,
-# bench, report) join here as they land.
+# `pulumi up` (hosts, wire, netserver, the guest kernel built and boot-checked, a QEMU guest on a
+# macvtap), print its topology, and run one cell of the benchmark by hand from inside the guest with
+# the topology's own command, shortened to 5 s. The lab stays up;
+# `npx ixlab pulumi destroy --stack sim --yes` takes it down.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -13,14 +14,17 @@ echo "==> pulumi up --stack sim"
 bin/ixlab pulumi up --stack sim --yes --skip-preview --non-interactive
 echo "==> topology (pulumi stack output topology --json)"
 bin/ixlab pulumi stack output topology --json --stack sim | tee .ixlab/topology-sim.json
-cmd=$(jq -r '.commands.netperf' .ixlab/topology-sim.json)
-echo "==> the topology's netperf command: $cmd"
-# Run it exactly as printed, with the local ixlab instead of npx.
+# The largest message size's cell, 5 s instead of the bench's duration.
+cmd=$(jq -r '.commands.cells[-1].command' .ixlab/topology-sim.json | sed -E 's/ -l [0-9]+ / -l 5 /')
+echo "==> guest $(jq -r '.guests[0] | "\(.name): kernel \(.kernel), QEMU pid \(.qemuPid) (\(.accel)), vhost \(.vhost.effective), zero-copy \(.zeroCopy.effective)"' .ixlab/topology-sim.json)"
+echo "==> one cell by hand, from inside the guest: $cmd"
+# Run as printed, with the local ixlab instead of npx.
 bash -c "${cmd/#npx ixlab/bin/ixlab}"
 cat <<'TXT'
 
 The sim lab is up. Try:
   npx ixlab ssh --stack sim dut                   # a shell on the device-under-test host
+  npx ixlab ssh --stack sim vm1                   # a shell in the guest
   npx ixlab pulumi preview --stack sim            # no changes while nothing drifted
   npx ixlab pulumi destroy --stack sim --yes      # take it all down
 TXT

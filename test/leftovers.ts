@@ -20,5 +20,15 @@ export function leftovers(prefix: string): string[] {
     if (name && (name.startsWith(`${prefix}-`) || name === `${prefix}br`)) found.push(`interface ${name}`);
   }
   if (fs.existsSync("/run/ixlab")) for (const d of fs.readdirSync("/run/ixlab")) if (d.startsWith(`${prefix}-`)) found.push(`directory /run/ixlab/${d}`);
+  // A process that outlived its namespace (a guest's QEMU) still names its host's state directory.
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p))) {
+    let cmd = "";
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+    } catch {
+      continue;
+    }
+    if (cmd.includes(`/run/ixlab/${prefix}-`)) found.push(`process ${pid}: ${cmd.slice(0, 120)}`);
+  }
   return found;
 }

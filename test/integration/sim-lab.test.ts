@@ -1,6 +1,7 @@
-// The sim lab for real: `pulumi up` from nothing, a second up with no changes, netperf across the veth
-// wire with the topology's own command, a netserver that died found and restarted, `pulumi destroy`,
-// and nothing left on the machine. Runs as its own stack with its own names and addresses, so a sim
+// The sim lab for real: `pulumi up` from nothing (hosts, wire, netserver, guest kernel, a QEMU guest on
+// a macvtap), a second up with no changes, netperf across the veth wire with the topology's own
+// command and from inside the guest, the plan of a variant switch, a netserver and a guest that died
+// found and restarted, `pulumi destroy`, and nothing left on the machine. Runs as its own stack with its own names and addresses, so a sim
 // lab someone has up (stack sim) is not touched.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -27,6 +28,20 @@ function stackFile(): string {
   const file = path.join(ROOT, `Pulumi.${STACK}.yaml`);
   fs.writeFileSync(file, text);
   return file;
+}
+
+/** Resources a preview would replace, by name (Pulumi's JSON plan: one step per resource). */
+function replaced(previewJson: string): string[] {
+  const steps = (JSON.parse(previewJson).steps ?? []) as { op: string; urn: string }[];
+  const names = steps.filter((st) => ["replace", "create-replacement", "delete-replaced"].includes(st.op)).map((st) => st.urn.split("::").pop()!);
+  return [...new Set(names)].sort();
+}
+
+/** netperf's TCP_STREAM result row: recv socket, send socket, message size, time, throughput (Mb/s). */
+function throughput(stdout: string): number {
+  const row = stdout.trim().split("\n").pop()!.trim().split(/\s+/).map(Number);
+  assert.ok(row.length >= 5 && row[4] > 0, `no throughput in: ${stdout}`);
+  return row[4];
 }
 
 describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
@@ -84,10 +99,77 @@ describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
     const r = spawnSync("bash", ["-c", cmd], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     // The last line of netperf's TCP_STREAM table: recv socket, send socket, message size, time, throughput (10^6 bits/s).
-    const row = r.stdout.trim().split("\n").pop()!.trim().split(/\s+/).map(Number);
-    assert.equal(row.length, 5, r.stdout);
-    assert.ok(row[4] > 0, `throughput ${row[4]}`);
-    console.log(`sim wire TCP_STREAM: ${row[4]} Mb/s (veth, 3 s)`);
+    console.log(`sim wire TCP_STREAM: ${throughput(r.stdout)} Mb/s (veth, 3 s)`);
+  });
+
+  it("outputs the guest: macvtap, QEMU pid, acceleration, vhost and zero-copy as they are, SSH pinned", () => {
+    assert.equal(topology.guests.length, 1);
+    const g = topology.guests[0];
+    assert.equal(g.name, "vm1");
+    assert.equal(g.host, "dut");
+    assert.equal(g.address, "198.19.1.10/24");
+    assert.deepEqual({ name: g.macvtap.name, mode: g.macvtap.mode }, { name: `${PREFIX}-vm1`, mode: "bridge" });
+    assert.equal(g.accel, "tcg");
+    assert.ok(Number.isInteger(g.qemuPid) && g.qemuPid > 1);
+    assert.match(g.kernel, /-ixlab-guest$/);
+    assert.equal(g.variant, "baseline");
+    // This machine has no /dev/vhost-net: the guest runs without vhost and the topology says so.
+    assert.equal(g.vhost.requested, true);
+    assert.equal(g.vhost.effective, fs.existsSync("/dev/vhost-net"));
+    if (!fs.existsSync("/dev/vhost-net")) assert.match(g.vhost.note, /no \/dev\/vhost-net/);
+    assert.equal(g.zeroCopy.requested, false);
+    assert.deepEqual(g.management.address, "198.18.1.10");
+    assert.match(g.management.hostKey, /^ssh-ed25519 /);
+    assert.match(g.vhostWorkers.how, /vhost-/);
+    assert.ok(g.bootSeconds > 0);
+    console.log(`guest boot to SSH: ${g.bootSeconds} s (QEMU ${g.accel})`);
+    assert.match(topology.commands.bench, /ixlab bench --stack simtest/);
+    assert.equal(topology.commands.cells.length, 4);
+    assert.match(topology.commands.cells[0].command, /ixlab ssh --stack simtest vm1 -- netperf -H 198\.19\.1\.2 -p 12865 -t TCP_STREAM -l 120 -c -C -- -m 4096/);
+  });
+
+  it("runs netperf from inside the guest, through its macvtap over the wire, to the peer", () => {
+    const r = spawnSync("bin/ixlab", ["ssh", "--stack", STACK, "vm1", "--", "netperf -H 198.19.1.2 -p 12865 -t TCP_STREAM -l 3 -- -m 16384"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    console.log(`guest -> peer TCP_STREAM: ${throughput(r.stdout)} Mb/s (QEMU software emulation, 3 s)`);
+    const u = spawnSync("bin/ixlab", ["ssh", "--stack", STACK, "vm1", "--", "uname -r"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+    assert.equal(u.stdout.trim(), topology.guests[0].kernel);
+  });
+
+  it("plans a zero-copy switch as a replacement of vhost_net's setting and the guest only", () => {
+    process.env.IXLAB_VARIANT = "zerocopy";
+    try {
+      const r = pulumi("preview", "--json");
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.deepEqual(replaced(r.stdout), ["dut-vhostnet", "vm1-qemu"]);
+    } finally {
+      delete process.env.IXLAB_VARIANT;
+    }
+  });
+
+  it("plans a vhost switch as a replacement of the guest's QEMU only", () => {
+    process.env.IXLAB_VARIANT = "userspace";
+    try {
+      const r = pulumi("preview", "--json");
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.deepEqual(replaced(r.stdout), ["vm1-qemu"]);
+    } finally {
+      delete process.env.IXLAB_VARIANT;
+    }
+  });
+
+  it("finds a guest whose QEMU was killed and brings it back", () => {
+    const old = topology.guests[0].qemuPid;
+    const kill = spawnSync("bin/ixlab", ["ssh", "--stack", STACK, "dut", "--", `kill -9 ${old}`], { cwd: ROOT, encoding: "utf8" });
+    assert.equal(kill.status, 0, kill.stderr);
+    assert.notEqual(pulumi("preview", "--expect-no-changes").status, 0, "preview must see the dead guest");
+    const up = pulumi("up", "--yes", "--skip-preview");
+    assert.equal(up.status, 0, up.stdout + up.stderr);
+    const now = JSON.parse(pulumi("stack", "output", "topology", "--json").stdout);
+    assert.notEqual(now.guests[0].qemuPid, old);
+    const r = spawnSync("bin/ixlab", ["ssh", "--stack", STACK, "vm1", "--", "cat /proc/uptime"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(pulumi("preview", "--expect-no-changes").status, 0);
   });
 
   it("finds a netserver that died and restarts it", () => {
