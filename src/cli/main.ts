@@ -9,6 +9,7 @@ const verbs: Record<string, () => Verb> = {
   pulumi: () => require("./pulumi"),
   ssh: () => require("./ssh"),
   report: () => require("./report"),
+  bench: () => require("./bench"),
 };
 
 const usage = `Usage: ixlab <verb> [options]
@@ -17,6 +18,7 @@ Verbs:
   validate   check a lab description (ixlab validate --stack sim)
   toolchain  build or locate the Pulumi CLI, language host and plugins (ixlab toolchain --check)
   ssh        a shell or command on a lab host (ixlab ssh --stack sim dut -- uname -r)
+  bench      run the lab's benchmark matrix through the stack (ixlab bench --stack sim --duration 10)
   report     tables and plots from saved bench results (ixlab report sim/20250131T120000Z --reference seed)
   pulumi     run the pulumi CLI with ixlab's toolchain, backend and secrets (ixlab pulumi preview --stack sim)
 
