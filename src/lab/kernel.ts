@@ -13,7 +13,10 @@ export interface KernelBuildPlan {
   name: string;
   key: string;
   target: "bzImage" | "deb";
-  sourceTarball: string;
+  /** Set for debian-source and tarball sources. */
+  sourceTarball?: string;
+  /** Set for git sources: the repository (a local path made absolute), the ref, the commit it named at plan time. */
+  git?: GitSource;
   sourceIdentity: string;
   patches: string[];
   fragments: string[];
@@ -25,7 +28,65 @@ export interface KernelBuildPlan {
   args: string[];
 }
 
-export class KernelPlanError extends Error {}
+export class KernelPlanError extends Error {
+  /** The field under the kernel (e.g. "source.ref") and what is wrong with it, when one is to blame. */
+  constructor(message: string, readonly field?: string, readonly detail?: string) {
+    super(message);
+  }
+}
+
+function fieldError(where: string, field: string, detail: string): KernelPlanError {
+  return new KernelPlanError(`${where}.${field}: ${detail}`, field, detail);
+}
+
+export interface GitSource {
+  url: string;
+  ref: string;
+  commit: string;
+}
+
+/** A URL git reaches over the network (scheme://... or scp-like host:path); anything else is a local path. */
+export function isRemoteGitUrl(url: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/]*:/.test(url);
+}
+
+function git(args: string[]): { ok: boolean; out: string; err: string } {
+  const r = spawnSync("git", args, { encoding: "utf8", env: { ...process.env, GIT_TERMINAL_PROMPT: "0" }, timeout: 120_000 });
+  if (r.error) throw new KernelPlanError(`git is needed for git kernel sources: ${r.error.message}`);
+  return { ok: r.status === 0, out: r.stdout.trim(), err: r.stderr.trim().split("\n").pop() ?? "" };
+}
+
+/**
+ * The commit a git source's ref names now. A local repository answers with rev-parse (any ref,
+ * tag or commit id); a remote one with ls-remote, which knows branches and tags only, so a commit id
+ * is taken as written. The commit, not the ref, keys the build: a moved branch builds again.
+ */
+export function resolveGitRef(url: string, ref: string, root: string, where: string): GitSource {
+  if (!isRemoteGitUrl(url)) {
+    const repo = path.resolve(root, url);
+    if (!fs.existsSync(repo)) throw fieldError(where, "source.url", `${url} does not exist (a local path is relative to the repository root)`);
+    // The repository itself (bare, or its top level), not a directory that happens to be inside one.
+    const at = git(["-C", repo, "rev-parse", "--is-bare-repository", "--show-cdup"]);
+    if (!at.ok || !/^(true|false)$/.test(at.out)) throw fieldError(where, "source.url", `${url} is not a git repository (its top level, or a bare one)`);
+    const r = git(["-C", repo, "rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`]);
+    if (!r.ok) throw fieldError(where, "source.ref", `"${ref}" names no commit in the git repository ${url}`);
+    return { url: repo, ref, commit: r.out };
+  }
+  if (/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(ref)) return { url, ref, commit: ref };
+  const r = git(["ls-remote", "--", url, ref, `${ref}^{}`]);
+  if (!r.ok) throw fieldError(where, "source.url", `git ls-remote ${url} failed: ${r.err}`);
+  const refs = new Map(r.out.split("\n").filter(Boolean).map((l) => { const [id, name] = l.split("\t"); return [name, id] as [string, string]; }));
+  // A tag's own line names the tag object; its peeled line (^{}) names the commit.
+  const names = ref.startsWith("refs/") || ref === "HEAD" ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
+  for (const n of names) {
+    const id = refs.get(`${n}^{}`) ?? refs.get(n);
+    if (id) return { url, ref, commit: id };
+  }
+  const others = [...refs.keys()].filter((n) => !n.endsWith("^{}"));
+  if (others.length === 1) return { url, ref, commit: refs.get(`${others[0]}^{}`) ?? refs.get(others[0])! };
+  if (others.length > 1) throw fieldError(where, "source.ref", `"${ref}" is ambiguous in the git repository ${url} (${others.join(", ")}); write the full ref name`);
+  throw fieldError(where, "source.ref", `"${ref}" is not a branch or tag of the git repository ${url}`);
+}
 
 function sha256File(file: string): string {
   return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
@@ -65,8 +126,11 @@ function patchFiles(spec: string, root: string, where: string): string[] {
  */
 export function planKernelBuild(k: Kernel, labName: string, stack: string, root: string, cache: string, where: string): KernelBuildPlan {
   const target = k.for === "guest" ? "bzImage" : "deb";
-  let source: { tarball: string; identity: string };
-  if (k.source.type === "debian-source") source = debianSource(k.source.package ?? "linux-source", where);
+  let source: { tarball?: string; git?: GitSource; identity: string };
+  if (k.source.type === "git" && k.source.url && k.source.ref) {
+    const g = resolveGitRef(k.source.url, k.source.ref, root, where);
+    source = { git: g, identity: `git:${g.commit}` };
+  } else if (k.source.type === "debian-source") source = debianSource(k.source.package ?? "linux-source", where);
   else if (k.source.type === "tarball" && k.source.url && !/^[a-z]+:\/\//.test(k.source.url)) {
     const tarball = path.resolve(root, k.source.url);
     if (!fs.existsSync(tarball)) throw new KernelPlanError(`${where}.source.url: ${k.source.url} does not exist`);
@@ -74,7 +138,7 @@ export function planKernelBuild(k: Kernel, labName: string, stack: string, root:
     if (k.source.sha256 && k.source.sha256 !== digest) throw new KernelPlanError(`${where}.source.sha256: ${k.source.url} has sha256 ${digest}, not ${k.source.sha256}`);
     source = { tarball, identity: `tarball:${digest}` };
   } else {
-    throw new KernelPlanError(`${where}.source: ${k.source.type === "git" ? "git sources" : "downloaded tarballs"} are not built yet; use debian-source or a local tarball path`);
+    throw new KernelPlanError(`${where}.source: ${k.source.type === "git" ? "a git source needs url and ref" : "downloaded tarballs are not built yet; use debian-source, git or a local tarball path"}`);
   }
   const patches = k.patches ? patchFiles(k.patches, root, where) : [];
   const fragments = k.config.fragments.map((f) => path.resolve(root, f));
@@ -94,13 +158,14 @@ export function planKernelBuild(k: Kernel, labName: string, stack: string, root:
   const out = path.join(cache, "kernels", "out", stack, key);
   const tree = path.join(cache, "kernels", "tree", `${labName}-${k.name}`);
   const args = [
-    "--key", key, "--out", out, "--tree", tree, "--source-tarball", source.tarball,
+    "--key", key, "--out", out, "--tree", tree,
+    ...(source.git ? ["--git-url", source.git.url, "--git-ref", source.git.ref, "--git-commit", source.git.commit] : ["--source-tarball", source.tarball as string]),
     "--base", base, "--target", target, "--localversion", k.localversion ?? "",
     "--ccache", path.join(cache, "kernels", "ccache"),
     ...(patches.length ? ["--patches", patches.join(" ")] : []),
     ...(fragments.length ? ["--fragments", fragments.join(" ")] : []),
   ];
-  return { name: k.name, key, target, sourceTarball: source.tarball, sourceIdentity: source.identity, patches, fragments, base, localversion: k.localversion ?? "", out, tree, args };
+  return { name: k.name, key, target, sourceTarball: source.tarball, git: source.git, sourceIdentity: source.identity, patches, fragments, base, localversion: k.localversion ?? "", out, tree, args };
 }
 
 /** A host kernel to install on real hosts: the dut hosts whose active variant names it. */

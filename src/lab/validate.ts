@@ -5,6 +5,7 @@ import Ajv2020, { ErrorObject } from "ajv/dist/2020";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import schema from "./lab.schema.json";
+import { isRemoteGitUrl, KernelPlanError, resolveGitRef } from "./kernel";
 import { Lab, LabSpec } from "./model";
 import { DEFAULT_SIM_NIC, GUEST_MGMT_NET } from "./plan";
 import { BENCHMARK_RANGE, Cidr, cidrContains, cidrWithin, isHostAddress, parseCidr } from "./net";
@@ -226,6 +227,15 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
     if (s.type === "tarball" && s.url && /^[a-z]+:\/\//.test(s.url) && !s.sha256) add(["kernels", i, "source", "sha256"], `a downloaded tarball needs its sha256 so builds stay reproducible`);
     if (s.type === "debian-source" && (s.url || s.ref)) add(["kernels", i, "source"], `a debian-source source takes only package, not url or ref`);
     if (s.type !== "tarball" && s.sha256) add(["kernels", i, "source", "sha256"], `sha256 applies only to tarball sources`);
+    // A local repository's ref is checked here, like any file; a remote one only at plan time (ls-remote).
+    if (opts.baseDir && s.type === "git" && s.url && s.ref && !isRemoteGitUrl(s.url)) {
+      try {
+        resolveGitRef(s.url, s.ref, opts.baseDir, `lab.kernels[${i}]`);
+      } catch (e) {
+        if (!(e instanceof KernelPlanError && e.field)) throw e;
+        add(["kernels", i, ...e.field.split(".")], e.detail as string);
+      }
+    }
     if (opts.baseDir) {
       if (k.patches !== undefined && !fs.existsSync(path.resolve(opts.baseDir, k.patches))) add(["kernels", i, "patches"], `${k.patches} does not exist (paths are relative to the repository root)`);
       k.config.fragments.forEach((f, j) => {
@@ -348,7 +358,7 @@ function simProblems(spec: LabSpec): Problem[] {
   });
   spec.kernels.forEach((k, i) => {
     if (k.config.base === "running") add(["kernels", i, "config", "base"], `a sim never builds from this machine's running config; use defconfig, tinyconfig or a file`);
-    if (k.source.url && /^[a-z]+:\/\//.test(k.source.url)) add(["kernels", i, "source", "url"], `a sim builds offline: use debian-source or a local path, not ${k.source.url}`);
+    if (k.source.url && (/^[a-z]+:\/\//.test(k.source.url) || (k.source.type === "git" && isRemoteGitUrl(k.source.url)))) add(["kernels", i, "source", "url"], `a sim builds offline: use debian-source or a local path, not ${k.source.url}`);
   });
   if (spec.hosts.length > 16) add(["hosts"], `a sim lab has at most 16 hosts on one machine`);
   return problems;
