@@ -11,7 +11,8 @@
 #   ci.sh up STACK                     pulumi up
 #   ci.sh drift STACK                  pulumi preview --refresh --expect-no-changes; exit 3 on drift
 #   ci.sh bench STACK VARIANTS SIZES DURATION   ixlab bench (an empty argument keeps the lab's plan)
-#   ci.sh destroy STACK CONFIRM        pulumi destroy, only when CONFIRM is exactly STACK
+#   ci.sh confirm STACK CONFIRM        exit 0 only when CONFIRM is exactly STACK, a wired stack
+#   ci.sh destroy STACK CONFIRM        pulumi destroy, after the same confirmation
 #
 # Wired stacks: IXLAB_STACKS (space or comma separated; in GitHub, the repository variable of that
 # name), else every Pulumi.<stack>.yaml committed here. Under GitHub Actions (GITHUB_ACTIONS=true) the
@@ -82,7 +83,7 @@ wired_stacks() { # wired_stacks [REV]
 
 json_list() { # stdin lines -> ["a","b"] (names are checked by valid_stack_name, so need no escaping)
   local out="" s
-  while IFS= read -r s; do out+="${out:+,}\"$s\""; done
+  while IFS= read -r s || [ -n "$s" ]; do out+="${out:+,}\"$s\""; done
   printf '[%s]' "$out"
 }
 
@@ -185,6 +186,9 @@ lab_env() {
     export LAB_SSH_KEY_FILE="$secrets_dir/lab_ssh_key"
   fi
   unset LAB_SSH_KEY
+  # A committed stack file has no encryptionsalt (the clean filter in .gitattributes drops it): take
+  # the passphrase provider's salt from the stack's state instead of minting a new one.
+  export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true
   bash scripts/toolchain.sh >/dev/null
 }
 
@@ -258,7 +262,7 @@ cmd_bench() {
     return $((status == 0 ? 1 : status))
   fi
   output run-dir "results/$stack/$run"
-  output run-id "$run"
+  output run-id "$(printf '%s' "$run" | tr -c 'A-Za-z0-9._-' '-')"
   {
     printf '### Bench %s/%s (exit %s)\n\n' "$stack" "$run" "$status"
     "$ixlab" report "results/$stack/$run" || printf '\n(ixlab report failed; the job log says why)\n'
@@ -266,10 +270,15 @@ cmd_bench() {
   return "$status"
 }
 
-cmd_destroy() {
-  [ $# -eq 2 ] || die 2 "usage: ci.sh destroy STACK CONFIRM (CONFIRM must be the stack's name)"
+cmd_confirm() {
+  [ $# -eq 2 ] || die 2 "usage: ci.sh confirm STACK CONFIRM (CONFIRM must be the stack's name)"
   [ "$2" = "$1" ] || die 2 "refusing to destroy stack \"$1\": the confirmation \"$2\" is not its name"
   need_stack "$1"
+  say "stack \"$1\" confirmed for destroy"
+}
+
+cmd_destroy() {
+  cmd_confirm "$@"
   local stack=$1 log status=0
   lab_env
   log=$(mktemp)
@@ -290,6 +299,7 @@ case "$sub" in
   up) cmd_up "$@" ;;
   drift) cmd_drift "$@" ;;
   bench) cmd_bench "$@" ;;
+  confirm) cmd_confirm "$@" ;;
   destroy) cmd_destroy "$@" ;;
-  *) die 2 "usage: ci.sh stacks|changed-stacks|validate|unit|preview|up|drift|bench|destroy ... (see the top of scripts/ci.sh)" ;;
+  *) die 2 "usage: ci.sh stacks|changed-stacks|validate|unit|preview|up|drift|bench|confirm|destroy ... (see the top of scripts/ci.sh)" ;;
 esac
