@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything ixlab needs on this machine, idempotently: Debian packages, npm packages, the
-# Pulumi toolchain (built from source once), the sim's passphrase file and git's filter for the
-# machine-specific line Pulumi writes into stack files. Quick when all is already there.
+# Pulumi toolchain and actionlint (built from source once), the sim's passphrase file and git's
+# filter for the machine-specific line Pulumi writes into stack files. Quick when all is already there.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -48,6 +48,9 @@ fi
 step "Pulumi toolchain"
 bin=$(scripts/toolchain.sh)
 "$bin/pulumi" version | sed 's/^/    pulumi /'
+
+step "actionlint (the workflow tests lint .github/workflows/ with it; built from source once)"
+scripts/actionlint.sh >/dev/null
 
 conf="${XDG_CONFIG_HOME:-$HOME/.config}/ixlab"
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] && [ ! -s "$conf/passphrase" ]; then
