@@ -4,18 +4,24 @@
 # ccache. Outputs land in --out, keyed by --key (a content hash of all inputs the caller computed), so
 # the same inputs never compile twice; the build tree (--tree) is kept per kernel so a small change
 # rebuilds incrementally.
-#   kernel-build.sh create|check|delete --key K --out DIR --tree DIR --source-tarball FILE
-#       [--patches "P1 P2..."] [--base tinyconfig|defconfig|allnoconfig|running|FILE]
+#   kernel-build.sh create|check|delete --key K --out DIR --tree DIR
+#       (--source-tarball FILE | --git-url URL|PATH --git-ref REF --git-commit SHA)
+#       [--prepare-only] [--patches "P1 P2..."] [--base tinyconfig|defconfig|allnoconfig|running|FILE]
 #       [--fragments "F1 F2..."] [--localversion -x] [--target bzImage|deb] [--jobs N] [--ccache DIR]
 [ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 opt_key="" opt_out="" opt_tree="" opt_source_tarball="" opt_base=defconfig opt_target=bzImage
 opt_patches="" opt_fragments="" opt_localversion="" opt_jobs="" opt_ccache=""
+opt_git_url="" opt_git_ref="" opt_git_commit="" opt_prepare_only=""
 
 built() { [ -f "$opt_out/.complete" ] && [ "$(cat "$opt_out/.complete")" = "$opt_key" ]; }
 
 # The tree is reused while its source and patches are the same; anything else starts it afresh.
 prepare_tree() {
+  if [ -n "$opt_git_commit" ]; then prepare_git_tree; else prepare_tarball_tree; fi
+}
+
+prepare_tarball_tree() {
   local identity p
   identity=$({ sha256sum "$opt_source_tarball" | cut -d' ' -f1; for p in $opt_patches; do sha256sum "$p" | cut -d' ' -f1; done; } | sha256sum | cut -d' ' -f1)
   if [ -f "$opt_tree/.ixlab-source" ] && [ "$(cat "$opt_tree/.ixlab-source")" = "$identity" ]; then
@@ -37,6 +43,81 @@ prepare_tree() {
     changed "applied $(basename "$p")"
   done
   echo "$identity" >"$opt_tree/.ixlab-source"
+}
+
+# git in the build tree, as ixlab: the tree is ours, nothing of the user's git setup applies to it.
+tgit() {
+  git -C "$opt_tree" -c user.name=ixlab -c user.email=ixlab@localhost -c commit.gpgsign=false \
+    -c core.hooksPath=/dev/null -c advice.detachedHead=false "$@"
+}
+
+# A git source: the tree is a clone of the one commit the plan resolved (fetched shallow, so a
+# kernel's history never comes along), with the patch series committed on it by `git am`.
+# Objects stay in the tree, next to the sources, as kernel developers build in their checkouts:
+# `git checkout -f --detach COMMIT` resets tracked files only, rewriting just the files that differ
+# (so kbuild's mtime and dependency tracking recompiles exactly what changed), and leaves .config and
+# every object, which are untracked. `git clean -fdx` would throw that incremental build away, and
+# `make O=<objdir>` would change the paths the compiler sees, so ccache could not reuse what a
+# tarball tree of the same source compiled. Files a previous series added are tracked in the HEAD we
+# leave, so the checkout removes them.
+prepare_git_tree() {
+  local identity p head
+  identity=$({ echo "git:$opt_git_commit"; for p in $opt_patches; do sha256sum "$p" | cut -d' ' -f1; done; } | sha256sum | cut -d' ' -f1)
+  if [ -d "$opt_tree/.git" ] && [ -f "$opt_tree/.git/ixlab-source" ] && [ ! -d "$opt_tree/.git/rebase-apply" ] &&
+    [ "$(cat "$opt_tree/.git/ixlab-source")" = "$identity $(tgit rev-parse HEAD 2>/dev/null)" ] &&
+    tgit diff --quiet HEAD -- 2>/dev/null; then
+    ok "build tree $opt_tree is at ${opt_git_commit:0:12} with this patch series"
+    return
+  fi
+  if [ -e "$opt_tree" ] && [ ! -d "$opt_tree/.git" ]; then
+    rm -rf "$opt_tree"
+    changed "removed $opt_tree (not a git clone: it held another kind of source)"
+  fi
+  if [ ! -d "$opt_tree/.git" ]; then
+    git init -q "$opt_tree"
+    changed "made a git clone in $opt_tree"
+  fi
+  rm -f "$opt_tree/.git/ixlab-source"
+  [ -d "$opt_tree/.git/rebase-apply" ] && tgit am --abort
+  if ! tgit cat-file -e "$opt_git_commit^{commit}" 2>/dev/null; then
+    log "fetching ${opt_git_commit:0:12} ($opt_git_ref) from $opt_git_url"
+    # By commit id first (local repositories and most servers allow it); else the ref, which then
+    # must still name that commit (it moved since the plan otherwise: plan again).
+    tgit fetch -q --no-tags --depth 1 -- "$opt_git_url" "$opt_git_commit" 2>/dev/null ||
+      tgit fetch -q --no-tags --depth 1 -- "$opt_git_url" "$opt_git_ref" ||
+      die "cannot fetch $opt_git_ref from $opt_git_url"
+    tgit cat-file -e "$opt_git_commit^{commit}" 2>/dev/null ||
+      die "$opt_git_url: $opt_git_ref is now $(tgit rev-parse FETCH_HEAD), not ${opt_git_commit} as planned; run the plan again"
+    changed "fetched ${opt_git_commit:0:12} from $opt_git_url"
+  fi
+  tgit checkout -q -f --detach "$opt_git_commit"
+  changed "checked out ${opt_git_commit:0:12} ($opt_git_ref), tracked files reset"
+  for p in $opt_patches; do git_am "$p"; done
+  head=$(tgit rev-parse HEAD)
+  echo "$identity $head" >"$opt_tree/.git/ixlab-source"
+}
+
+# git_am FILE: one .patch file or an mbox of several, committed in order. A patch that does not
+# apply leaves the tree at the planned commit (am --abort, then the earlier patches undone too) and
+# stops the build naming the file, the patch in it and the hunks that did not apply.
+git_am() {
+  local p=$1 out why rej f
+  if out=$(tgit am --reject -- "$p" 2>&1); then
+    changed "applied $(basename "$p") ($(grep -c '^Applying: ' <<<"$out") commit(s))"
+    return
+  fi
+  why=$(grep -E '^(error|Patch failed at|Patch format)' <<<"$out" | grep -v '^error: while searching' | head -6 | paste -sd ' ' -)
+  rej=""
+  while IFS= read -r f; do
+    [ -f "$opt_tree/$f.rej" ] || continue
+    rej="$rej$(head -c 1500 "$opt_tree/$f.rej")"$'\n'
+    rm -f "$opt_tree/$f.rej"
+  done < <(sed -nE 's/^Applying patch (.*) with [0-9]+ rejects?\.\.\.$/\1/p' <<<"$out")
+  [ -d "$opt_tree/.git/rebase-apply" ] && tgit am --abort
+  # Nor the patches before it: nothing half-patched is left to build from.
+  tgit checkout -q -f --detach "$opt_git_commit"
+  [ -n "$rej" ] && why="$why; rejected hunks: $(printf '%s' "${rej%$'\n'}" | tr '\n' '~' | sed 's/~/\\n/g')"
+  die "patch $(basename "$p") does not apply (git am): $why"
 }
 
 base_config() {
@@ -97,6 +178,8 @@ ccache_stat() { ccache --print-stats 2>/dev/null | awk -F'\t' -v k="$1" '$1 == k
 
 compile() {
   local jobs=${opt_jobs:-$(nproc)} start=$SECONDS hits misses release artifact sha
+  # LOCALVERSION set (empty) keeps setlocalversion from adding "+" to the release of a git tree.
+  export LOCALVERSION=
   export CCACHE_DIR=${opt_ccache:-${CCACHE_DIR:-$opt_tree.ccache}} CCACHE_BASEDIR=$opt_tree CCACHE_NOHASHDIR=1
   mkdir -p "$CCACHE_DIR"
   hits=$(ccache_stat direct_cache_hit)$'/'$(ccache_stat preprocessed_cache_hit) misses=$(ccache_stat cache_miss)
@@ -131,11 +214,17 @@ do_create() {
     printf 'facts: %s\n' "$(jq -c '.compiled = false' "$opt_out/facts.json")"
     return
   fi
-  rm -rf "$opt_out"
-  mkdir -p "$opt_out" "$(dirname "$opt_tree")"
+  mkdir -p "$(dirname "$opt_tree")"
   # Stacks of one lab share the tree: one build in it at a time.
   exec 8>"$opt_tree.lock"
   flock 8
+  if [ -n "$opt_prepare_only" ]; then
+    prepare_tree
+    ok "sources prepared in $opt_tree (--prepare-only: not configured, nothing compiled)"
+    return
+  fi
+  rm -rf "$opt_out"
+  mkdir -p "$opt_out"
   prepare_tree
   configure
   compile
@@ -155,12 +244,19 @@ do_delete() {
 }
 
 main() {
-  parse_args "create check delete" "key out tree source-tarball patches base fragments localversion target jobs ccache" "$@"
+  parse_args "create check delete" "key out tree source-tarball git-url git-ref git-commit prepare-only! patches base fragments localversion target jobs ccache" "$@"
   need_flags key out
   [[ $opt_key =~ ^[0-9a-f]{16,64}$ ]] || usage_error "--key must be a hex digest"
   if [ "$ACTION" != delete ]; then
-    need_flags tree source-tarball
-    [ -f "$opt_source_tarball" ] || usage_error "--source-tarball $opt_source_tarball does not exist"
+    need_flags tree
+    if [ -n "$opt_git_url$opt_git_ref$opt_git_commit" ]; then
+      need_flags git-url git-ref git-commit
+      [ -z "$opt_source_tarball" ] || usage_error "give --source-tarball or --git-*, not both"
+      [[ $opt_git_commit =~ ^[0-9a-f]{40}([0-9a-f]{24})?$ ]] || usage_error "--git-commit must be a full commit id"
+    else
+      need_flags source-tarball
+      [ -f "$opt_source_tarball" ] || usage_error "--source-tarball $opt_source_tarball does not exist"
+    fi
     local f
     for f in $opt_patches $opt_fragments; do [ -f "$f" ] || usage_error "$f does not exist"; done
     [[ $opt_target =~ ^(bzImage|deb)$ ]] || usage_error "--target must be bzImage or deb"
