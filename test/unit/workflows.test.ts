@@ -430,7 +430,7 @@ describe("scripts/ci.sh lab steps (stand-in ixlab)", () => {
   });
 
   it("bench: inputs that are not plain lists are refused before anything runs", () => {
-    for (const [v, s, d] of [["a;reboot", "", ""], ["", "4K 64K", ""], ["", "", "1e3"], ["", "", "$(id)"]]) {
+    for (const [v, s, d] of [["a;reboot", "", ""], ["", "4K 64K", ""], ["", "", "10;id"], ["", "", "$(id)"]]) {
       const r = sb.ci(["bench", "alpha", v, s, d], github);
       assert.equal(r.status, 2, `${v}|${s}|${d}`);
       assert.equal(r.log, "");
