@@ -60,7 +60,7 @@ for (const [i, k] of lab.kernels.entries()) {
   const onHosts = hostKernelInstalls.find((p) => p.kernel === k.name);
   let install: KernelInstall | undefined;
   if (lab.sim || k.for === "guest") {
-    install = new KernelInstall(`kernel-${k.name}`, { build, expect: k.verify.console, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot") });
+    install = new KernelInstall(`kernel-${k.name}`, { build, expect: k.verify.console, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
   } else if (onHosts) {
     // Real hosts: the packages go to every dut host of the active variant, installed and booted there.
     install = new KernelInstall(`kernel-${k.name}`, {

@@ -167,22 +167,30 @@ vcpu_tids() {
   return 0
 }
 
+# pin_thread TID CPU WHAT: TID runs only on CPU (taskset), reported ok when it already does.
+pin_thread() {
+  local now
+  now=$(taskset -pc "$1" 2>/dev/null | sed 's/.*: //')
+  if [ "$now" = "$2" ]; then ok "$3 (thread $1) runs on CPU $2"; return 0; fi
+  taskset -pc "$2" "$1" >/dev/null || die "could not pin $3 (thread $1) to CPU $2"
+  changed "pinned $3 (thread $1) to CPU $2 (was $now)"
+}
+
 pin() {
   local pid=$1 i=0 tid cpus
   if [ -n "$opt_pin_vcpus" ]; then
     IFS=, read -r -a cpus <<<"$opt_pin_vcpus"
     for tid in $(vcpu_tids "$pid"); do
       [ "$i" -lt "${#cpus[@]}" ] || break
-      taskset -pc "${cpus[$i]}" "$tid" >/dev/null
-      changed "pinned vCPU $i (thread $tid) to CPU ${cpus[$i]}"
+      pin_thread "$tid" "${cpus[$i]}" "vCPU $i"
       i=$((i + 1))
     done
   fi
   if [ -n "$opt_pin_vhost" ]; then
     if [ "$VHOST" = off ]; then
-      log "--pin-vhost $opt_pin_vhost: no vhost worker to pin (vhost is off)"
+      ok "--pin-vhost $opt_pin_vhost: no vhost worker to pin (vhost is off)"
     else
-      for tid in $(vhost_tids "$pid"); do taskset -pc "$opt_pin_vhost" "$tid" >/dev/null; changed "pinned vhost worker $tid to CPU $opt_pin_vhost"; done
+      for tid in $(vhost_tids "$pid"); do pin_thread "$tid" "$opt_pin_vhost" "vhost worker"; done
     fi
   fi
 }
