@@ -4,8 +4,8 @@
 // The key never leaves that directory; close() removes it and stops the shared connection.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { makeSecretDir } from "../remote/secretDir";
 import { sshArgs, Target } from "../remote/roles";
 
 export interface Exec {
@@ -32,7 +32,7 @@ export class SshSession {
 
   /** A session to an SSH target; nothing connects until the first run(). */
   static open(name: string, target: Extract<Target, { kind: "ssh" }>, privateKey: string, hostKey: string): SshSession {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-bench-"));
+    const dir = makeSecretDir("bench");
     const key = path.join(dir, "key");
     fs.writeFileSync(key, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
     const knownHosts = path.join(dir, "known_hosts");

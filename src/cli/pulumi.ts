@@ -1,11 +1,14 @@
 import { ensureStack, runPulumi } from "../pulumi/cli";
+import { backendUrl, clearStaleLocks, lockDir } from "../pulumi/locks";
 import { EXIT_OK } from "./exit";
 
 export const help = `Usage: ixlab pulumi <pulumi arguments...>
 
 Runs the pulumi CLI with ixlab's toolchain, state backend and passphrase (the same as
 \`source scripts/env.sh\`). When the arguments name a stack with --stack NAME (or -s NAME) that this
-backend does not have yet, it is created first with the passphrase secrets provider.
+backend does not have yet, it is created first with the passphrase secrets provider. A stack lock
+left by a pulumi that was killed on this machine (its process is gone) is removed first, saying so;
+a lock held by a running pulumi is left alone, so a second update of one stack fails clearly.
 
 Examples:
   ixlab pulumi preview --stack sim
@@ -20,6 +23,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const i = argv.findIndex((a) => a === "--stack" || a === "-s");
   const stack = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith("--stack="))?.slice("--stack=".length);
-  if (stack && argv[0] !== "stack") ensureStack(stack);
+  if (stack && argv[0] !== "stack") {
+    ensureStack(stack);
+    for (const line of clearStaleLocks(lockDir(backendUrl(), "ixlab", stack))) console.error(`ixlab: stack ${stack}: ${line}`);
+  }
   return runPulumi(argv);
 }

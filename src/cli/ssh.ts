@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { makeSecretDir } from "../remote/secretDir";
 import { readTopology, stackOutput } from "../pulumi/outputs";
 import { parseArgs } from "./args";
 import { EXIT_OK, UsageError } from "./exit";
@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   // A guest authorizes the key of the host it runs on.
   const keyOf = host ? host.name : guest!.host;
   const keys = stackOutput<Record<string, string>>(stack, "sshKeys", true);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-ssh-"));
+  const dir = makeSecretDir("ssh");
   try {
     fs.writeFileSync(path.join(dir, "key"), keys[keyOf].endsWith("\n") ? keys[keyOf] : `${keys[keyOf]}\n`, { mode: 0o600 });
     fs.writeFileSync(path.join(dir, "known_hosts"), `${m.port === 22 ? m.address : `[${m.address}]:${m.port}`} ${m.hostKey}\n`, { mode: 0o600 });

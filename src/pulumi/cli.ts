@@ -4,14 +4,15 @@ import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { repoRoot } from "../paths";
 
-function wrapped(args: string[]): [string, string[]] {
+/** The command line that runs pulumi in ixlab's environment (for callers that manage the process). */
+export function pulumiCommand(args: string[]): [string, string[]] {
   const env = path.join(repoRoot(), "scripts", "env.sh");
   return ["bash", ["-c", `source "${env}" && exec "$@"`, "ixlab-pulumi", "pulumi", ...args]];
 }
 
 /** Runs pulumi with the terminal attached; resolves to its exit code. */
 export function runPulumi(args: string[]): Promise<number> {
-  const [cmd, argv] = wrapped(args);
+  const [cmd, argv] = pulumiCommand(args);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: repoRoot(), stdio: "inherit" });
     child.on("error", reject);
@@ -21,7 +22,7 @@ export function runPulumi(args: string[]): Promise<number> {
 
 /** Runs pulumi and captures its output (for stack outputs and existence checks). */
 export function capturePulumi(args: string[]): { status: number; stdout: string; stderr: string } {
-  const [cmd, argv] = wrapped(args);
+  const [cmd, argv] = pulumiCommand(args);
   const r = spawnSync(cmd, argv, { cwd: repoRoot(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   return { status: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
@@ -41,7 +42,7 @@ export function ensureStack(stack: string): void {
  * it comes, so a long `up` shows what it is doing; resolves to the exit code and the whole output.
  */
 export function streamPulumi(args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void): Promise<{ status: number; output: string }> {
-  const [cmd, argv] = wrapped(args);
+  const [cmd, argv] = pulumiCommand(args);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: repoRoot(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";

@@ -2,12 +2,12 @@
 // secret, and in short-lived 0600 temp files while ssh runs), and host keys pinned at first contact.
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { makeSecretDir } from "./secretDir";
 import { describeFailure, runRemote, Target } from "./roles";
 
 export function generateKeyPair(comment: string): { publicKey: string; privateKey: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-keygen-"));
+  const dir = makeSecretDir("keygen");
   try {
     const file = path.join(dir, "id_ed25519");
     const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file], { encoding: "utf8" });
@@ -20,7 +20,7 @@ export function generateKeyPair(comment: string): { publicKey: string; privateKe
 
 /** The public half of an OpenSSH private key (ssh-keygen -y), e.g. to authorize it in a guest. */
 export function publicKeyOf(privateKey: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-pub-"));
+  const dir = makeSecretDir("pub");
   try {
     const file = path.join(dir, "key");
     fs.writeFileSync(file, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });

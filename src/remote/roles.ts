@@ -3,8 +3,8 @@
 // followed by the role), so hosts need nothing of ixlab installed.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { makeSecretDir } from "./secretDir";
 import { repoRoot } from "../paths";
 
 export type Target =
@@ -84,7 +84,7 @@ export function sshArgs(target: Extract<Target, { kind: "ssh" }>, keyFile: strin
 
 /** A private directory with the key and the pinned host key, removed when `fn` is done. */
 export async function withSshFiles<T>(target: Extract<Target, { kind: "ssh" }>, creds: Credentials, fn: (key: string, knownHosts?: string) => Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-ssh-"));
+  const dir = makeSecretDir("ssh");
   try {
     const key = path.join(dir, "key");
     fs.writeFileSync(key, creds.privateKey.endsWith("\n") ? creds.privateKey : creds.privateKey + "\n", { mode: 0o600 });

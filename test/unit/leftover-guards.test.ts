@@ -1,0 +1,64 @@
+// What a pulumi or ixlab killed outright leaves behind, and how the next command deals with it: a
+// stale stack lock (removed only when its process is gone and was on this machine) and key material
+// in private temp directories (swept once their process is gone).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { backendUrl, clearStaleLocks, lockDir } from "../../src/pulumi/locks";
+import { makeSecretDir, sweepSecretDirs } from "../../src/remote/secretDir";
+
+/** A pid that certainly does not exist any more: a child that has exited. */
+function deadPid(): number {
+  const r = spawnSync("bash", ["-c", "echo $$"], { encoding: "utf8" });
+  return Number(r.stdout.trim());
+}
+
+describe("stale stack locks", () => {
+  it("finds the lock directory of a file backend only", () => {
+    assert.equal(lockDir("file:///x/state?no_tmp_dir=true", "ixlab", "sim"), "/x/state/.pulumi/locks/organization/ixlab/sim");
+    assert.equal(lockDir("https://api.pulumi.com", "ixlab", "sim"), undefined);
+    assert.match(backendUrl({}), /^file:\/\/.*\/\.ixlab\/state$/);
+    assert.equal(backendUrl({ PULUMI_BACKEND_URL: "s3://b" }), "s3://b");
+  });
+
+  it("removes a lock whose process on this host is gone, keeps a live one and another host's", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-locktest-"));
+    try {
+      const write = (name: string, lock: object | string) => fs.writeFileSync(path.join(dir, name), typeof lock === "string" ? lock : JSON.stringify(lock));
+      const dead = deadPid();
+      write("dead.json", { pid: dead, username: "root", hostname: os.hostname(), timestamp: "t0" });
+      write("live.json", { pid: process.pid, username: "root", hostname: os.hostname() });
+      write("other.json", { pid: dead, username: "root", hostname: `${os.hostname()}-elsewhere` });
+      write("torn.json", "{\"pid\":");
+      const said = clearStaleLocks(dir);
+      assert.deepEqual(said, [`removed a stale stack lock left by pulumi pid ${dead} (started t0, no longer running)`]);
+      assert.deepEqual(fs.readdirSync(dir).sort(), ["live.json", "other.json", "torn.json"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("secret temp dirs", () => {
+  it("are private, named after their process, and swept once it is gone", () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-sweeptest-"));
+    try {
+      const mine = makeSecretDir("ssh", base);
+      assert.equal(fs.statSync(mine).mode & 0o777, 0o700);
+      assert.match(path.basename(mine), new RegExp(`^ixlab-secret-${process.pid}-ssh-`));
+      const stale = path.join(base, `ixlab-secret-${deadPid()}-ssh-abc`);
+      fs.mkdirSync(stale);
+      fs.writeFileSync(path.join(stale, "key"), "not really a key", { mode: 0o600 });
+      const unrelated = path.join(base, "something-else");
+      fs.mkdirSync(unrelated);
+      assert.deepEqual(sweepSecretDirs(base), [stale]);
+      assert.ok(fs.existsSync(mine), "a live process's dir stays");
+      assert.ok(fs.existsSync(unrelated), "only ixlab's secret dirs are touched");
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
