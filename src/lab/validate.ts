@@ -227,8 +227,9 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
     if (s.type === "tarball" && s.url && /^[a-z]+:\/\//.test(s.url) && !s.sha256) add(["kernels", i, "source", "sha256"], `a downloaded tarball needs its sha256 so builds stay reproducible`);
     if (s.type === "debian-source" && (s.url || s.ref)) add(["kernels", i, "source"], `a debian-source source takes only package, not url or ref`);
     if (s.type !== "tarball" && s.sha256) add(["kernels", i, "source", "sha256"], `sha256 applies only to tarball sources`);
-    // A local repository's ref is checked here, like any file; a remote one only at plan time (ls-remote).
-    if (opts.baseDir && s.type === "git" && s.url && s.ref && !isRemoteGitUrl(s.url)) {
+    // A local repository that is here has its ref checked now; one that is not (it lives on the builder,
+    // and this may be CI) and a remote one are resolved at plan time, on the builder.
+    if (opts.baseDir && s.type === "git" && s.url && s.ref && !isRemoteGitUrl(s.url) && fs.existsSync(path.resolve(opts.baseDir, s.url))) {
       try {
         resolveGitRef(s.url, s.ref, opts.baseDir, `lab.kernels[${i}]`);
       } catch (e) {
