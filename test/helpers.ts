@@ -5,6 +5,26 @@ export const ROOT = repoRoot();
 export const fixture = (...p: string[]) => path.join(ROOT, "test", "fixtures", ...p);
 
 /**
+ * Writes Pulumi.STACK.yaml (git-ignored): the sim lab under its own names and addresses, so a test's
+ * lab never touches the sim stack or another test's: interface prefix PREFIX, management network
+ * 198.18.N.0/24 and data network 198.19.N.0/24. EDIT changes the text further.
+ */
+export function simTestStack(stack: string, prefix: string, n: number, edit: (text: string) => string = (t) => t): string {
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  const fs = require("node:fs") as typeof import("node:fs");
+  const text = fs
+    .readFileSync(path.join(ROOT, "Pulumi.sim.yaml"), "utf8")
+    .replace(/^encryptionsalt:.*$/m, "")
+    .replace("prefix: ixl", `prefix: ${prefix}`)
+    .replace("managementNet: 198.18.0.0/24", `managementNet: 198.18.${n}.0/24`)
+    .replace("dataNet: 198.19.0.0/24", `dataNet: 198.19.${n}.0/24`)
+    .replace(/198\.19\.0\./g, `198.19.${n}.`);
+  const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
+  fs.writeFileSync(file, edit(text));
+  return file;
+}
+
+/**
  * The sim stack's guest kernel, built by roles/kernel-build.sh with the flags the Pulumi program
  * plans (its tree is shared with the lab's stacks, so this costs a full build only on a new machine),
  * into its own output scope. Returns the bzImage and release, and a function that removes the output.

@@ -9,21 +9,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { repoRoot } from "../paths";
+import { processAlive } from "../remote/secretDir";
 
 interface LockFile {
   pid: number;
   username?: string;
   hostname?: string;
   timestamp?: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** The backend ixlab's pulumi runs use: PULUMI_BACKEND_URL, else the sim's state (scripts/env.sh). */
@@ -42,7 +34,7 @@ export function lockDir(backendUrl: string | undefined, project: string, stack: 
  * Removes the stack's stale locks (taken on this host by a process that is gone); returns one line
  * per lock removed, for the caller to print.
  */
-export function clearStaleLocks(dir: string | undefined, host = os.hostname(), isAlive = alive): string[] {
+export function clearStaleLocks(dir: string | undefined, host = os.hostname(), isAlive = processAlive): string[] {
   if (!dir || !fs.existsSync(dir)) return [];
   const said: string[] = [];
   for (const name of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {

@@ -8,7 +8,8 @@ import * as path from "node:path";
 
 const PATTERN = /^ixlab-secret-(\d+)-/;
 
-function alive(pid: number): boolean {
+/** PID names a process that exists (possibly another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -18,7 +19,7 @@ function alive(pid: number): boolean {
 }
 
 /** Removes secret dirs left in BASE by processes that no longer exist; returns what it removed. */
-export function sweepSecretDirs(base = os.tmpdir(), isAlive = alive): string[] {
+export function sweepSecretDirs(base = os.tmpdir(), isAlive = processAlive): string[] {
   const removed: string[] = [];
   let names: string[] = [];
   try {

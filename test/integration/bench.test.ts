@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadRun } from "../../src/bench/results";
 import { capturePulumi, ensureStack } from "../../src/pulumi/cli";
-import { ROOT } from "../helpers";
+import { ROOT, simTestStack } from "../helpers";
 import { leftovers } from "../leftovers";
 
 const STACK = "benchtest";
@@ -17,14 +17,7 @@ const PREFIX = "ixb";
 const RESULTS = path.join(ROOT, "results", STACK);
 
 function stackFile(): void {
-  const text = fs
-    .readFileSync(path.join(ROOT, "Pulumi.sim.yaml"), "utf8")
-    .replace(/^encryptionsalt:.*$/m, "")
-    .replace("prefix: ixl", `prefix: ${PREFIX}`)
-    .replace("managementNet: 198.18.0.0/24", "managementNet: 198.18.2.0/24")
-    .replace("dataNet: 198.19.0.0/24", "dataNet: 198.19.2.0/24")
-    .replace(/198\.19\.0\./g, "198.19.2.");
-  fs.writeFileSync(path.join(ROOT, `Pulumi.${STACK}.yaml`), text);
+  simTestStack(STACK, PREFIX, 2);
 }
 
 const ixlab = (args: string[], timeout = 600_000) => spawnSync(path.join(ROOT, "bin", "ixlab"), args, { cwd: ROOT, encoding: "utf8", timeout });

@@ -10,26 +10,15 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { capturePulumi, ensureStack } from "../../src/pulumi/cli";
 import { cacheDir } from "../../src/paths";
-import { ROOT } from "../helpers";
+import { ROOT, simTestStack } from "../helpers";
 import { leftovers } from "../leftovers";
 
 const STACK = "simtest";
 const PREFIX = "ixt";
 
 function stackFile(): string {
-  const text = fs
-    .readFileSync(path.join(ROOT, "Pulumi.sim.yaml"), "utf8")
-    .replace(/^encryptionsalt:.*$/m, "")
-    .replace("prefix: ixl", `prefix: ${PREFIX}`)
-    .replace("managementNet: 198.18.0.0/24", "managementNet: 198.18.1.0/24")
-    .replace("dataNet: 198.19.0.0/24", "dataNet: 198.19.1.0/24")
-    .replace(/198\.19\.0\./g, "198.19.1.")
-    // The vCPU thread pinned (CPU 0 exists everywhere).
-    .replace("        vcpus: 1\n", "        vcpus: 1\n        pin: {vcpus: [0]}\n");
-  // The stack's own config file (git-ignored), so every pulumi command reads it like a user's stack.
-  const file = path.join(ROOT, `Pulumi.${STACK}.yaml`);
-  fs.writeFileSync(file, text);
-  return file;
+  // The vCPU thread pinned (CPU 0 exists everywhere).
+  return simTestStack(STACK, PREFIX, 1, (t) => t.replace("        vcpus: 1\n", "        vcpus: 1\n        pin: {vcpus: [0]}\n"));
 }
 
 /** Resources a preview would replace, by name (Pulumi's JSON plan: one step per resource). */
