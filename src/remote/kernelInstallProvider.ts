@@ -48,9 +48,10 @@ export const packages = {
     return { id: `${p.target.host}:kernel-packages:${p.key}`, outs: await copy(p) };
   },
   async diff(olds: KernelPackagesOutputs, news: KernelPackagesProps) {
-    const replaces = (["target", "key", "release", "image", "imageSha256", "hostKey"] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    // A renewed host key pin is the same host: update (copy again, checked) rather than replace.
+    const replaces = (["target", "key", "release", "image", "imageSha256"] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
-    return { changes: olds.healthy === false || olds.title !== news.title || olds.privateKey !== news.privateKey };
+    return { changes: olds.healthy === false || olds.title !== news.title || olds.privateKey !== news.privateKey || olds.hostKey !== news.hostKey };
   },
   async update(_olds: KernelPackagesOutputs, news: KernelPackagesProps) {
     return { outs: await copy(news) };
@@ -124,7 +125,8 @@ function roleArgs(p: KernelHostInstallProps, extra: string[] = []): string[] {
   ];
 }
 
-const HOST_KEYS = ["release", "packages", "packagesSha256", "method", "panicSeconds", "cmdline", "target", "hostKey"] as const;
+// Not hostKey: a renewed pin is the same host (an update keeps the install and its record).
+const HOST_KEYS = ["release", "packages", "packagesSha256", "method", "panicSeconds", "cmdline", "target"] as const;
 
 /** One install run on one host; `phases` grows as it goes, so a failure can say how far it got. */
 export class InstallRun {
@@ -253,7 +255,7 @@ export const install = {
   async diff(olds: KernelHostInstallOutputs, news: KernelHostInstallProps) {
     const replaces = HOST_KEYS.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
-    const other = (["title", "features", "bootTimeout", "rebootOnDestroy", "purgeOnDestroy", "bmc", "bmcPassword", "privateKey"] as const).some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    const other = (["title", "features", "bootTimeout", "rebootOnDestroy", "purgeOnDestroy", "bmc", "bmcPassword", "privateKey", "hostKey"] as const).some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     return { changes: other || olds.healthy === false };
   },
   async update(olds: KernelHostInstallOutputs, news: KernelHostInstallProps) {

@@ -32,8 +32,10 @@ export interface RoleRunOutputs extends RoleRunProps {
 }
 
 // Changing any of these means a different thing on the host: replace (delete the old one first,
-// because the new one usually has the same names).
-const REPLACE_KEYS = ["role", "target", "args", "createAction", "triggers", "hostKey"] as const;
+// because the new one usually has the same names). Not the pinned host key: a renewed pin is the same
+// host (re-keyed, or a sim host re-created), so an update re-runs create with it; a replace would
+// delete the old thing over SSH with the old pin, which the host no longer matches.
+const REPLACE_KEYS = ["role", "target", "args", "createAction", "triggers"] as const;
 
 function creds(p: RoleRunProps): Credentials | undefined {
   return p.privateKey ? { privateKey: p.privateKey, hostKey: p.hostKey } : undefined;
@@ -76,7 +78,7 @@ export async function create(p: RoleRunProps): Promise<{ id: string; outs: RoleR
 export async function diff(olds: RoleRunOutputs, news: RoleRunProps) {
   const replaces = REPLACE_KEYS.filter((k) => !same(olds[k], news[k]));
   if (replaces.length > 0) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
-  const otherChanges = !same(olds.title, news.title) || !same(olds.live, news.live) || !same(olds.deletes, news.deletes) || !same(olds.privateKey, news.privateKey);
+  const otherChanges = !same(olds.title, news.title) || !same(olds.live, news.live) || !same(olds.deletes, news.deletes) || !same(olds.privateKey, news.privateKey) || !same(olds.hostKey, news.hostKey);
   if (otherChanges) return { changes: true };
   // Live state was read from the host by the refresh that precedes every up and preview
   // (Pulumi.yaml: options.refresh: always); reads run in parallel, diffs do not.
