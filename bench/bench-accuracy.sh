@@ -27,7 +27,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "stack $stack, guest $guest on $host, peer $peer:$port, variant $variant, TCP_STREAM $size, ${dur} s, 3 runs each"
 
 # ixlab: one run of 3 repetitions; figures and cell times from its results.
-runs() { find "results/$stack" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort; }
+runs() { { find "results/$stack" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null || true; } | sort; }
 before=$(runs)
 "$ixlab" bench --stack "$stack" --variants "$variant" --sizes "$size" --duration "$dur" --reps 3 --no-report >/dev/null 2>&1
 run=$(comm -13 <(echo "$before") <(runs) | tail -1)
