@@ -80,7 +80,23 @@ export class Host extends pulumi.ComponentResource {
       deletes: false,
     }, { ...parent, dependsOn: [preflight] });
     this.ready = [packages];
+    this.pending = { name, plan, spec, ssh, preflight };
+    this.registerOutputs({ hostKey: this.hostKey, facts: this.facts });
+  }
 
+  private pending?: { name: string; plan: HostPlan; spec: HostSpec; ssh: { target: Extract<Target, { kind: "ssh" }>; privateKey: pulumi.Input<string>; hostKey: pulumi.Output<string> }; preflight: RoleRun };
+
+  /**
+   * The test NIC and the tuning, declared once what may reboot the host is known: a kernel install
+   * reboots it, which drops addresses and runtime tuning, so they come after it (AFTER) and a single
+   * `pulumi up` ends with both in place. Called once per host by the program.
+   */
+  configure(after: pulumi.Resource[] = []): void {
+    if (!this.pending) throw new Error("Host.configure called twice");
+    const { name, plan, spec, ssh, preflight } = this.pending;
+    this.pending = undefined;
+    const parent = { parent: this };
+    const dependsOn = [preflight, ...after];
     if (plan.nic?.address) {
       this.ready.push(new RoleRun(`${name}-nic`, {
         ...ssh,
@@ -88,20 +104,17 @@ export class Host extends pulumi.ComponentResource {
         role: "host-nic",
         args: ["--nic", plan.nic.name, "--address", plan.nic.address, "--mtu", String(plan.nic.mtu)],
         live: true,
-      }, { ...parent, dependsOn: [preflight] }));
+      }, { ...parent, dependsOn }));
     }
-
     const tune = tuneFlags(spec);
-    if (nic && tune.length > 0) {
+    if (plan.nic && tune.length > 0) {
       this.ready.push(new RoleRun(`${name}-tune`, {
         ...ssh,
         title: `tuning of host ${plan.name}`,
         role: "host-tune",
-        args: ["--nic", nic, ...tune],
+        args: ["--nic", plan.nic.name, ...tune],
         live: true,
-      }, { ...parent, dependsOn: [preflight] }));
+      }, { ...parent, dependsOn }));
     }
-
-    this.registerOutputs({ hostKey: this.hostKey, facts: this.facts });
   }
 }

@@ -83,6 +83,11 @@ for (const [i, k] of lab.kernels.entries()) {
   kernels[k.name] = { build, install };
 }
 
+// Each host's test NIC and tuning, after a kernel install that reboots it.
+for (const [name, host] of Object.entries(hosts)) {
+  host.configure(Object.values(kernels).flatMap((k) => (k.install?.hostInstalls[name] ? [k.install.hostInstalls[name]] : [])));
+}
+
 // Guests: the active variant decides vhost and zero-copy; one VhostNet per host that runs guests; a
 // guest kernel is copied (sha256-checked) once to each host whose guests boot it, sim hosts included.
 const guests: Record<string, Guest> = {};
