@@ -200,26 +200,27 @@ pulumi_logged() { # pulumi_logged LOG ARGS...: ixlab pulumi, output to the job l
   return "$status"
 }
 
-cmd_preview() {
-  need_stack "${1:-}"
-  local stack=$1 log status=0
+# logged STACK VERB ARGS...: `pulumi VERB --stack STACK ARGS` for the stack's lab, its output in the
+# job summary.
+logged() {
+  local stack=$1 verb=$2 log status=0
+  shift 2
   lab_env
   log=$(mktemp)
-  pulumi_logged "$log" preview --stack "$stack" --refresh --diff || status=$?
-  summary_log "pulumi preview --stack $stack (exit $status)" "$log"
+  pulumi_logged "$log" "$verb" --stack "$stack" "$@" || status=$?
+  summary_log "pulumi $verb --stack $stack (exit $status)" "$log"
   rm -f "$log"
   return "$status"
 }
 
+cmd_preview() {
+  need_stack "${1:-}"
+  logged "$1" preview --refresh --diff
+}
+
 cmd_up() {
   need_stack "${1:-}"
-  local stack=$1 log status=0
-  lab_env
-  log=$(mktemp)
-  pulumi_logged "$log" up --stack "$stack" --yes --skip-preview --diff || status=$?
-  summary_log "pulumi up --stack $stack (exit $status)" "$log"
-  rm -f "$log"
-  return "$status"
+  logged "$1" up --yes --skip-preview --diff
 }
 
 cmd_drift() {
