@@ -39,6 +39,15 @@ if dir=$(foreign_pulumi); then
   echo "$dir"
   exit 0
 fi
+# The provider launcher is ixlab's own file (see tools/toolchain/): a built toolchain gets the
+# current one without a rebuild.
+launcher_src=$here/tools/toolchain/pulumi-resource-pulumi-nodejs
+if complete && ! cmp -s "$launcher_src" "$dest/bin/pulumi-resource-pulumi-nodejs"; then
+  [ "$mode" = "--check" ] && { log "the dynamic-provider launcher in $dest is not the current one (run scripts/toolchain.sh)"; exit 1; }
+  install -m 0755 "$launcher_src" "$dest/bin/.pulumi-resource-pulumi-nodejs.new"
+  mv "$dest/bin/.pulumi-resource-pulumi-nodejs.new" "$dest/bin/pulumi-resource-pulumi-nodejs"
+  log "updated the dynamic-provider launcher in $dest"
+fi
 if complete; then
   echo "$dest/bin"
   exit 0
@@ -80,9 +89,9 @@ build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
 build pulumi-language-nodejs nodejs-host github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
   github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$NODEJS_HOST_VERSION"
 
-# The launcher the CLI starts for dynamic providers ships in the SDK's sources beside the CLI.
-launcher=$(cd "$work/cli" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/nodejs/dist/pulumi-resource-pulumi-nodejs
-install -m 0755 "$launcher" "$work/bin/pulumi-resource-pulumi-nodejs"
+# The launcher the CLI starts for dynamic providers: Pulumi's (in the SDK's sources beside the CLI)
+# with a watch on its engine, kept in tools/toolchain/.
+install -m 0755 "$launcher_src" "$work/bin/pulumi-resource-pulumi-nodejs"
 
 "$work/bin/pulumi" version >/dev/null
 rm -rf "$dest"
