@@ -114,6 +114,19 @@ function labProblems(): string[] {
   return problems;
 }
 
+/** Dynamic-provider launchers whose pulumi is gone (re-parented to init): none may stay. */
+async function orphanedProviders(): Promise<string[]> {
+  await new Promise((r) => setTimeout(r, 3000)); // the launcher looks for its engine every second
+  return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, "utf8");
+      return cmd.includes("pulumi-resource-pulumi-nodejs") && /^PPid:\s*1$/m.test(fs.readFileSync(`/proc/${p}/status`, "utf8"));
+    } catch {
+      return false;
+    }
+  });
+}
+
 function sshdPid(host: string): number {
   return Number(fs.readFileSync(`/run/ixlab/${PREFIX}-${host}/sshd.pid`, "utf8").trim());
 }
@@ -153,6 +166,7 @@ describe("reliability: faults injected into the sim lab", { timeout: 60 * 60 * 1
     assert.equal(up.status, 0, up.out);
     assert.equal(ixlab("preview", "--expect-no-changes").status, 0, "a converged lab previews no changes");
     assert.deepEqual(labProblems(), []);
+    assert.deepEqual(await orphanedProviders(), [], "providers of the killed pulumi runs ended with them");
     resourceCount = exported().resources?.length ?? 0;
     table.push({ fault: "pulumi up interrupted (SIGINT x3, SIGKILL x3 to its process group), then up", times: reached, outcome: "converged, nothing duplicated", lost: 0 });
   });
