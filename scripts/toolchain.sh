@@ -39,14 +39,32 @@ if dir=$(foreign_pulumi); then
   echo "$dir"
   exit 0
 fi
-# The provider launcher is ixlab's own file (see tools/toolchain/): a built toolchain gets the
-# current one without a rebuild.
-launcher_src=$here/tools/toolchain/pulumi-resource-pulumi-nodejs
-if complete && ! cmp -s "$launcher_src" "$dest/bin/pulumi-resource-pulumi-nodejs"; then
-  [ "$mode" = "--check" ] && { log "the dynamic-provider launcher in $dest is not the current one (run scripts/toolchain.sh)"; exit 1; }
-  install -m 0755 "$launcher_src" "$dest/bin/.pulumi-resource-pulumi-nodejs.new"
-  mv "$dest/bin/.pulumi-resource-pulumi-nodejs.new" "$dest/bin/pulumi-resource-pulumi-nodejs"
-  log "updated the dynamic-provider launcher in $dest"
+# The plugins the CLI starts are ixlab's own wrappers (tools/toolchain/): Pulumi's launcher and
+# language host, each ending when its engine is gone. A built toolchain gets the current ones without
+# a rebuild.
+WRAPPERS="pulumi-resource-pulumi-nodejs pulumi-language-nodejs"
+wrappers_current() {
+  local f
+  [ -x "$1/pulumi-language-nodejs.real" ] || return 1
+  for f in $WRAPPERS; do cmp -s "$here/tools/toolchain/$f" "$1/$f" || return 1; done
+}
+install_wrappers() { # install_wrappers BINDIR
+  local f
+  # A toolchain built before the wrappers has the language host itself under the wrapper's name;
+  # copied, then replaced atomically, so a pulumi starting meanwhile always finds one.
+  if [ ! -e "$1/pulumi-language-nodejs.real" ]; then
+    cp -p "$1/pulumi-language-nodejs" "$1/.pulumi-language-nodejs.real.new"
+    mv "$1/.pulumi-language-nodejs.real.new" "$1/pulumi-language-nodejs.real"
+  fi
+  for f in $WRAPPERS; do
+    install -m 0755 "$here/tools/toolchain/$f" "$1/.$f.new"
+    mv "$1/.$f.new" "$1/$f"
+  done
+}
+# Two small files, no build: --check puts them right too.
+if complete && ! wrappers_current "$dest/bin"; then
+  install_wrappers "$dest/bin"
+  log "updated the plugin wrappers in $dest"
 fi
 if complete; then
   echo "$dest/bin"
@@ -89,9 +107,9 @@ build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
 build pulumi-language-nodejs nodejs-host github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
   github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$NODEJS_HOST_VERSION"
 
-# The launcher the CLI starts for dynamic providers: Pulumi's (in the SDK's sources beside the CLI)
-# with a watch on its engine, kept in tools/toolchain/.
-install -m 0755 "$launcher_src" "$work/bin/pulumi-resource-pulumi-nodejs"
+# The launcher for dynamic providers (Pulumi's, from the SDK's sources) and the language host, each
+# with a watch on its engine.
+install_wrappers "$work/bin"
 
 "$work/bin/pulumi" version >/dev/null
 rm -rf "$dest"

@@ -114,17 +114,24 @@ function labProblems(): string[] {
   return problems;
 }
 
-/** Dynamic-provider launchers whose pulumi is gone (re-parented to init): none may stay. */
-async function orphanedProviders(): Promise<string[]> {
-  await new Promise((r) => setTimeout(r, 3000)); // the launcher looks for its engine every second
+/** Plugins (provider launchers, language hosts) whose pulumi is gone, re-parented to init. */
+function orphanedPlugins(): string[] {
   return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
     try {
       const cmd = fs.readFileSync(`/proc/${p}/cmdline`, "utf8");
-      return cmd.includes("pulumi-resource-pulumi-nodejs") && /^PPid:\s*1$/m.test(fs.readFileSync(`/proc/${p}/status`, "utf8"));
+      return /pulumi-resource-pulumi-nodejs|pulumi-language-nodejs/.test(cmd) && /^PPid:\s*1$/m.test(fs.readFileSync(`/proc/${p}/status`, "utf8"));
     } catch {
       return false;
     }
   });
+}
+// Orphans from before this test (another session's killed pulumi) are not this test's to judge.
+const orphansBefore = new Set(orphanedPlugins());
+
+/** Orphaned plugins this test's killed pulumi runs left: none may stay. */
+async function newOrphans(): Promise<string[]> {
+  await new Promise((r) => setTimeout(r, 3000)); // the wrappers look for their engine every second
+  return orphanedPlugins().filter((p) => !orphansBefore.has(p));
 }
 
 function sshdPid(host: string): number {
@@ -166,7 +173,7 @@ describe("reliability: faults injected into the sim lab", { timeout: 60 * 60 * 1
     assert.equal(up.status, 0, up.out);
     assert.equal(ixlab("preview", "--expect-no-changes").status, 0, "a converged lab previews no changes");
     assert.deepEqual(labProblems(), []);
-    assert.deepEqual(await orphanedProviders(), [], "providers of the killed pulumi runs ended with them");
+    assert.deepEqual(await newOrphans(), [], "the plugins of the killed pulumi runs ended with them");
     resourceCount = exported().resources?.length ?? 0;
     table.push({ fault: "pulumi up interrupted (SIGINT x3, SIGKILL x3 to its process group), then up", times: reached, outcome: "converged, nothing duplicated", lost: 0 });
   });
@@ -259,6 +266,7 @@ describe("reliability: faults injected into the sim lab", { timeout: 60 * 60 * 1
     const destroy = ixlab("destroy", "--yes");
     assert.equal(destroy.status, 0, destroy.out);
     assert.deepEqual(leftovers(PREFIX), []);
+    assert.deepEqual(await newOrphans(), [], "no plugin of the killed pulumi is left");
     table.push({ fault: "destroy after an up killed at the guest", times: 1, outcome: "nothing left (namespaces, links, processes, files)", lost: 0 });
   });
 });
