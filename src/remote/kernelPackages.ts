@@ -2,11 +2,10 @@
 // over SSH with the pinned host key, into the host's state dir, each checked there by its sha256.
 // The files travel on ssh's stdin, one at a time; nothing of the host's is trusted before its hash
 // matches the one computed here (or recorded by the build).
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Credentials, runRemote, sshArgs, SSH_FAILED, Target, withSshFiles } from "./roles";
+import { Credentials, runProcess, runRemote, sshArgs, SSH_FAILED, Target, withSshFiles } from "./roles";
 
 type SshTarget = Extract<Target, { kind: "ssh" }>;
 
@@ -47,19 +46,7 @@ function checkNames(dir: string, files: PackageFile[]): void {
 
 /** Streams `file` into `command` on the host; resolves with ssh's exit code and output. */
 function sendFile(target: SshTarget, creds: Credentials, command: string, file: string) {
-  return withSshFiles(target, creds, (key, knownHosts) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn("ssh", [...sshArgs(target, key, knownHosts), command], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
-    child.stdin.on("error", () => undefined);
-    const input = fs.createReadStream(file);
-    input.on("error", (e) => { child.kill(); reject(e); });
-    input.pipe(child.stdin);
-  }));
+  return withSshFiles(target, creds, (key, knownHosts) => runProcess("ssh", [...sshArgs(target, key, knownHosts), command], { file }));
 }
 
 function where(t: SshTarget): string {

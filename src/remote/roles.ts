@@ -100,7 +100,11 @@ export async function withSshFiles<T>(target: Extract<Target, { kind: "ssh" }>, 
   }
 }
 
-function run(cmd: string, args: string[], input: string | undefined, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs CMD with INPUT on its stdin (a string, or a file streamed from disk) and collects its output;
+ * resolves with the exit code (128 when killed by a signal).
+ */
+export function runProcess(cmd: string, args: string[], input: string | { file: string } | undefined, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env });
     let stdout = "";
@@ -110,7 +114,13 @@ function run(cmd: string, args: string[], input: string | undefined, env?: NodeJ
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
     child.stdin.on("error", () => undefined); // the remote side may exit before reading all input
-    child.stdin.end(input ?? "");
+    if (input !== undefined && typeof input !== "string") {
+      const stream = fs.createReadStream(input.file);
+      stream.on("error", (e) => { child.kill(); reject(e); });
+      stream.pipe(child.stdin);
+    } else {
+      child.stdin.end(input ?? "");
+    }
   });
 }
 
@@ -128,18 +138,18 @@ export function roleScript(role: string, root = repoRoot()): string {
 export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = repoRoot()): Promise<RoleResult> {
   let r: { code: number; stdout: string; stderr: string };
   if (target.kind === "local") {
-    r = await run("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, { ...process.env, IXLAB_ROLE: role });
+    r = await runProcess("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, { ...process.env, IXLAB_ROLE: role });
   } else {
     if (!creds) throw new Error(`host ${target.host}: no SSH credentials`);
     const remote = `IXLAB_ROLE=${role} IXLAB_LIB_LOADED= bash -s -- ${[action, ...args].map(shellQuote).join(" ")}`;
-    r = await withSshFiles(target, creds, (key, knownHosts) => run("ssh", [...sshArgs(target, key, knownHosts), remote], roleScript(role, root)));
+    r = await withSshFiles(target, creds, (key, knownHosts) => runProcess("ssh", [...sshArgs(target, key, knownHosts), remote], roleScript(role, root)));
   }
   return { ...r, ...parseRoleOutput(r.stdout) };
 }
 
 /** Runs an arbitrary command on an SSH target (the bench and `ixlab ssh` use this path too). */
 export async function runRemote(target: Extract<Target, { kind: "ssh" }>, creds: Credentials, command: string, input?: string) {
-  return withSshFiles(target, creds, (key, knownHosts) => run("ssh", [...sshArgs(target, key, knownHosts), command], input));
+  return withSshFiles(target, creds, (key, knownHosts) => runProcess("ssh", [...sshArgs(target, key, knownHosts), command], input));
 }
 
 /** One line saying why a role failed, naming the host. */
