@@ -5,13 +5,14 @@
 // on a host (vhost_net experimental_zcopytx). A zero-copy change replaces VhostNet and the guests on
 // that host (a module reload needs them stopped); a vhost change replaces only the QEMU processes.
 import * as pulumi from "@pulumi/pulumi";
-import { GuestPlan, VariantSettings } from "../src/lab/guest";
+import { GuestPlan } from "../src/lab/guest";
+import { GuestFacts, MacvtapFacts, VhostNetFacts } from "../src/lab/topology";
+import { RunningVariant } from "../src/lab/variant";
 import { Host } from "./host";
 import { RoleRun } from "./resources/dynamic";
 
 export interface VhostNetArgs {
   host: Host;
-  privateKey: pulumi.Input<string>;
   zeroCopy: boolean;
   /** Sim labs: never load or reload this machine's modules. */
   noLoad: boolean;
@@ -19,20 +20,18 @@ export interface VhostNetArgs {
 
 export class VhostNet extends pulumi.ComponentResource {
   readonly run: RoleRun;
-  readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
+  readonly facts: pulumi.Output<VhostNetFacts | undefined>;
 
   constructor(name: string, args: VhostNetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:index:VhostNet", name, {}, opts);
     this.run = new RoleRun(`${name}-vhostnet`, {
-      title: `vhost_net experimental_zcopytx on host ${args.host.target.host}`,
+      ...args.host.access,
+      title: `vhost_net experimental_zcopytx on host ${args.host.hostName}`,
       role: "vhost-net",
-      target: args.host.target,
-      privateKey: args.privateKey,
-      hostKey: args.host.hostKey,
       args: ["--zcopytx", args.zeroCopy ? "1" : "0", ...(args.noLoad ? ["--no-load"] : [])],
       live: true,
     }, { parent: this, dependsOn: args.host.ready });
-    this.facts = this.run.facts;
+    this.facts = this.run.facts as pulumi.Output<VhostNetFacts | undefined>;
     this.registerOutputs({ facts: this.facts });
   }
 }
@@ -40,12 +39,9 @@ export class VhostNet extends pulumi.ComponentResource {
 export interface GuestArgs {
   plan: GuestPlan;
   host: Host;
-  privateKey: pulumi.Input<string>;
-  /** The stack's public key, authorized for root in the guest. */
-  publicKey: pulumi.Input<string>;
   /** The guest kernel (bzImage) as a path on the guest's host. */
   kernelPath: pulumi.Input<string>;
-  variant: VariantSettings;
+  variant: RunningVariant;
   vhostNet: VhostNet;
   accel: "auto" | "kvm" | "tcg";
   /** Sim labs: a host without /dev/vhost-net runs the guest without vhost and says so. */
@@ -55,15 +51,15 @@ export interface GuestArgs {
 }
 
 export class Guest extends pulumi.ComponentResource {
-  readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
-  readonly macvtap: pulumi.Output<Record<string, unknown> | undefined>;
+  readonly facts: pulumi.Output<GuestFacts | undefined>;
+  readonly macvtap: pulumi.Output<MacvtapFacts | undefined>;
   readonly hostName: string;
 
   constructor(name: string, args: GuestArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:index:Guest", name, {}, opts);
     const { plan, host } = args;
     this.hostName = plan.host;
-    const ssh = { target: host.target, privateKey: args.privateKey, hostKey: host.hostKey };
+    const ssh = host.access;
 
     const macvtap = new RoleRun(`${name}-macvtap`, {
       ...ssh,
@@ -72,14 +68,15 @@ export class Guest extends pulumi.ComponentResource {
       args: ["--guest", plan.name, "--nic", host.nicName ?? "", "--name", plan.macvtap.name, "--mode", plan.macvtap.mode, "--mac", plan.macvtap.mac],
       live: true,
     }, { parent: this, dependsOn: host.ready });
-    this.macvtap = macvtap.facts;
+    this.macvtap = macvtap.facts as pulumi.Output<MacvtapFacts | undefined>;
 
     const pin = plan.pin ?? {};
     const qemu = new RoleRun(`${name}-qemu`, {
       ...ssh,
       title: `guest ${plan.name} (QEMU) on host ${plan.host}`,
       role: "guest",
-      args: pulumi.all([args.kernelPath, args.publicKey]).apply(([kernel, pub]) => [
+      // The stack's public key is authorized for root in the guest.
+      args: pulumi.all([args.kernelPath, host.publicKey]).apply(([kernel, pub]) => [
         "--guest", plan.name,
         "--kernel", kernel,
         "--mac", plan.macvtap.mac,
@@ -100,7 +97,7 @@ export class Guest extends pulumi.ComponentResource {
       triggers: [`zcopytx=${args.variant.zeroCopy ? 1 : 0}`],
       live: true,
     }, { parent: this, dependsOn: [macvtap, args.vhostNet.run, ...args.after] });
-    this.facts = qemu.facts;
+    this.facts = qemu.facts as pulumi.Output<GuestFacts | undefined>;
     this.registerOutputs({ facts: this.facts, macvtap: this.macvtap });
   }
 }

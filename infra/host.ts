@@ -4,15 +4,37 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Host as HostSpec } from "../src/lab/model";
 import { HostPlan } from "../src/lab/plan";
+import { HostFacts } from "../src/lab/topology";
+import { publicKeyOf } from "../src/remote/keys";
 import { Target } from "../src/remote/roles";
 import { HostKeyPin, RoleRun } from "./resources/dynamic";
+
+/** How every Command and CopyToRemote reaches the host: @pulumi/command's ConnectionArgs shape. */
+export interface HostConnection {
+  host: string;
+  port: number;
+  user: string;
+  /** A secret. */
+  privateKey: string;
+  /** The key pinned at first contact: a host presenting another is refused. */
+  hostKey: string;
+}
+
+/** The same connection as the dynamic resources (src/remote) take it: target, key, pin. */
+export interface HostAccess {
+  target: Extract<Target, { kind: "ssh" }>;
+  privateKey: pulumi.Input<string>;
+  hostKey: pulumi.Output<string>;
+}
 
 export const BASE_PACKAGES = ["netperf", "ethtool", "iproute2", "procps", "tcpdump"];
 
 export interface HostArgs {
   plan: HostPlan;
   spec: HostSpec;
-  privateKey: pulumi.Input<string>;
+  privateKey: pulumi.Output<string>;
+  /** The public half of privateKey, when already known (the sim's key pair); else derived here. */
+  publicKey?: pulumi.Output<string>;
   /** Resources that must exist before the host can be reached (a sim host and its links). */
   reachableAfter?: pulumi.Resource[];
   /** Changes when the machine behind the address is a new one (a re-created sim host): re-pin. */
@@ -37,17 +59,26 @@ export function tuneFlags(spec: HostSpec): string[] {
 }
 
 export class Host extends pulumi.ComponentResource {
+  /** The lab's name for the host. */
+  readonly hostName: string;
   readonly target: Extract<Target, { kind: "ssh" }>;
   /** The test NIC's name on the host. */
   readonly nicName?: string;
   readonly hostKey: pulumi.Output<string>;
-  readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
+  /** For Commands and copies on this host (privateKey a secret, hostKey pinned). */
+  readonly connection: pulumi.Output<HostConnection>;
+  /** For ixlab's dynamic resources on this host: the same connection. */
+  readonly access: HostAccess;
+  private knownPublicKey?: pulumi.Output<string>;
+  private readonly privateKey: pulumi.Output<string>;
+  readonly facts: pulumi.Output<HostFacts | undefined>;
   /** Everything a service on this host must wait for. */
   readonly ready: pulumi.Resource[];
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:index:Host", name, {}, opts);
     const { plan, spec } = args;
+    this.hostName = plan.name;
     this.target = { kind: "ssh", host: plan.name, address: plan.ssh.address, port: plan.ssh.port, user: plan.ssh.user, ...(plan.sim ? { simNs: plan.sim.ns } : {}) };
     this.nicName = plan.nic?.name;
     const parent = { parent: this };
@@ -58,7 +89,12 @@ export class Host extends pulumi.ComponentResource {
       triggers: args.generation ? [args.generation] : [],
     }, { ...parent, dependsOn: args.reachableAfter });
     this.hostKey = pin.hostKey;
-    const ssh = { target: this.target, privateKey: args.privateKey, hostKey: pin.hostKey };
+    this.access = { target: this.target, privateKey: args.privateKey, hostKey: pin.hostKey };
+    const t = this.target;
+    this.connection = pulumi.secret(pulumi.all([args.privateKey, pin.hostKey]).apply(([privateKey, hostKey]) => ({ host: t.address, port: t.port, user: t.user, privateKey, hostKey })));
+    this.privateKey = args.privateKey;
+    this.knownPublicKey = args.publicKey;
+    const ssh = this.access;
 
     const nic = plan.nic?.name;
     const preflight = new RoleRun(`${name}-preflight`, {
@@ -69,7 +105,7 @@ export class Host extends pulumi.ComponentResource {
       args: [...(nic ? ["--nic", nic] : []), ...(spec.require.length ? ["--require", spec.require.join(",")] : [])],
       deletes: false,
     }, parent);
-    this.facts = preflight.facts;
+    this.facts = preflight.facts as pulumi.Output<HostFacts | undefined>;
 
     const packages = new RoleRun(`${name}-packages`, {
       ...ssh,
@@ -84,7 +120,12 @@ export class Host extends pulumi.ComponentResource {
     this.registerOutputs({ hostKey: this.hostKey, facts: this.facts });
   }
 
-  private pending?: { name: string; plan: HostPlan; spec: HostSpec; ssh: { target: Extract<Target, { kind: "ssh" }>; privateKey: pulumi.Input<string>; hostKey: pulumi.Output<string> }; preflight: RoleRun };
+  /** The public half of the host's key, e.g. to authorize it in a guest; derived on first use. */
+  get publicKey(): pulumi.Output<string> {
+    return (this.knownPublicKey ??= pulumi.unsecret(this.privateKey.apply(publicKeyOf)));
+  }
+
+  private pending?: { name: string; plan: HostPlan; spec: HostSpec; ssh: HostAccess; preflight: RoleRun };
 
   /**
    * The test NIC and the tuning, declared once what may reboot the host is known: a kernel install

@@ -8,11 +8,10 @@ import { KernelBuild } from "./kernelBuild";
 import { KernelInstall } from "./kernelInstall";
 import { KernelPackages } from "./resources/dynamic";
 import { labTopology } from "../src/lab/topology";
-import { loadLab, resolveSecret } from "./config";
+import { loadLab, resolveSecret, runningVariant } from "./config";
 import { Guest, VhostNet } from "./guest";
 import { GUEST_HOST_PACKAGES, Host } from "./host";
-import { activeVariant, planGuests } from "../src/lab/guest";
-import { publicKeyOf } from "../src/remote/keys";
+import { planGuests } from "../src/lab/guest";
 import { Peer } from "./peer";
 import { SimFabric } from "./simFabric";
 
@@ -22,12 +21,7 @@ const stack = pulumi.getStack();
 
 const fabric = lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 const guestPlans = planGuests(lab, plan);
-let variant;
-try {
-  variant = activeVariant(lab);
-} catch (e) {
-  throw new pulumi.RunError((e as Error).message);
-}
+const variant = runningVariant(lab);
 
 const hosts: Record<string, Host> = {};
 const keys: Record<string, pulumi.Output<string>> = {};
@@ -38,6 +32,7 @@ for (const [i, spec] of lab.hosts.entries()) {
     plan: hostPlan,
     spec,
     privateKey: keys[spec.name],
+    publicKey: fabric?.publicKey,
     reachableAfter: fabric?.hostReady[spec.name],
     generation: fabric?.hostGeneration[spec.name],
     packages: guestPlans.some((g) => g.host === spec.name) ? GUEST_HOST_PACKAGES : [],
@@ -52,7 +47,7 @@ for (const h of lab.hosts.filter((x) => x.role === "builder")) {
 // Kernels: built once per lab on this machine; in a sim (and for guests) proven by a boot under QEMU;
 // a host kernel the active variant names is installed on the lab's dut hosts.
 const kernels: Record<string, { build: KernelBuild; install?: KernelInstall }> = {};
-const hostKernelInstalls = planHostKernelInstalls(lab);
+const hostKernelInstalls = planHostKernelInstalls(lab, variant);
 for (const [i, k] of lab.kernels.entries()) {
   let buildPlan;
   try {
@@ -73,10 +68,7 @@ for (const [i, k] of lab.kernels.entries()) {
       hosts: onHosts.hosts.map((name) => {
         const at = lab.hosts.findIndex((h) => h.name === name);
         const bmc = lab.hosts[at].bmc;
-        return {
-          name, target: hosts[name].target, privateKey: keys[name], hostKey: hosts[name].hostKey, after: hosts[name].ready, bmc,
-          bmcPassword: bmc ? resolveSecret(bmc.password, `lab.hosts[${at}].bmc.password`) : undefined,
-        };
+        return { host: hosts[name], bmc, bmcPassword: bmc ? resolveSecret(bmc.password, `lab.hosts[${at}].bmc.password`) : undefined };
       }),
     });
   }
@@ -99,21 +91,17 @@ for (const g of guestPlans) {
   const host = hosts[g.host];
   const art = kernel.build.artifact;
   const copy = guestKernels[`${g.host}/${g.kernel}`] ??= new KernelPackages(`kernel-${g.kernel}-files-${g.host}`, {
+    ...host.access,
     title: `guest kernel ${g.kernel} on host ${g.host}`,
-    target: host.target,
-    privateKey: keys[g.host],
-    hostKey: host.hostKey,
     key: kernel.build.key,
     release: art.apply((a) => a.release),
     image: art.apply((a) => a.artifact),
     imageSha256: art.apply((a) => a.sha256),
   }, { dependsOn: [kernel.build.build, ...host.ready] });
-  vhostNets[g.host] ??= new VhostNet(g.host, { host, privateKey: keys[g.host], zeroCopy: variant.zeroCopy, noLoad: lab.sim !== undefined });
+  vhostNets[g.host] ??= new VhostNet(g.host, { host, zeroCopy: variant.zeroCopy, noLoad: lab.sim !== undefined });
   guests[g.name] = new Guest(g.name, {
     plan: g,
     host,
-    privateKey: keys[g.host],
-    publicKey: fabric ? fabric.publicKey : pulumi.unsecret(keys[g.host].apply(publicKeyOf)),
     kernelPath: copy.remotePaths.apply((p) => p[0]),
     variant,
     vhostNet: vhostNets[g.host],
@@ -124,7 +112,7 @@ for (const g of guestPlans) {
 }
 
 const peer = plan.peer
-  ? new Peer(`${plan.peer.host}`, { host: hosts[plan.peer.host], address: plan.peer.address, port: plan.peer.port, privateKey: keys[plan.peer.host] })
+  ? new Peer(`${plan.peer.host}`, { host: hosts[plan.peer.host], address: plan.peer.address, port: plan.peer.port })
   : undefined;
 
 const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.install?.boot ?? pulumi.output(undefined)])])));

@@ -6,21 +6,17 @@
 // panic=N, reboot, wait for SSH with a BMC power cycle as the last resort, verify, then default).
 import * as pulumi from "@pulumi/pulumi";
 import { Bmc, Kernel } from "../src/lab/model";
-import { Target } from "../src/remote/roles";
+import { KernelBootFacts } from "../src/lab/topology";
+import { Host } from "./host";
 import { KernelBuild } from "./kernelBuild";
 import { KernelHostInstall, KernelPackages, RoleRun } from "./resources/dynamic";
 
 /** A real host the kernel goes to. */
 export interface KernelInstallHost {
-  name: string;
-  target: Extract<Target, { kind: "ssh" }>;
-  privateKey: pulumi.Input<string>;
-  hostKey: pulumi.Input<string>;
+  host: Host;
   bmc?: Bmc;
   /** The BMC password, a secret (infra/config.ts resolveSecret). */
   bmcPassword?: pulumi.Output<string>;
-  /** What must exist on the host first (its preflight and packages). */
-  after: pulumi.Resource[];
 }
 
 /** Boot check under QEMU (sim labs, guest kernels). */
@@ -46,7 +42,7 @@ export type KernelInstallArgs = KernelBootCheckArgs | KernelHostInstallArgs;
 
 export class KernelInstall extends pulumi.ComponentResource {
   /** The QEMU boot check's facts (undefined on real hosts). */
-  readonly boot: pulumi.Output<Record<string, unknown> | undefined>;
+  readonly boot: pulumi.Output<KernelBootFacts | undefined>;
   /** Per real host: what the install saw (release running, previous default, phases). */
   readonly installed: Record<string, pulumi.Output<Record<string, unknown> | undefined>> = {};
   /** Per real host: the install resource, for what must wait for the host's new kernel. */
@@ -72,26 +68,27 @@ export class KernelInstall extends pulumi.ComponentResource {
         ]),
         live: true,
       }, { parent: this, dependsOn: [args.build.build] });
-      this.boot = run.facts;
+      this.boot = run.facts as pulumi.Output<KernelBootFacts | undefined>;
     }
     this.registerOutputs({ boot: this.boot, installed: this.installed });
   }
 
   private installOn(name: string, args: KernelHostInstallArgs, h: KernelInstallHost) {
     const art = args.build.artifact;
-    const ssh = { target: h.target, privateKey: h.privateKey, hostKey: h.hostKey };
-    const packages = new KernelPackages(`${name}-packages-${h.name}`, {
+    const ssh = h.host.access;
+    const hostName = h.host.hostName;
+    const packages = new KernelPackages(`${name}-packages-${hostName}`, {
       ...ssh,
-      title: `packages of kernel ${args.kernel.name} on host ${h.name}`,
+      title: `packages of kernel ${args.kernel.name} on host ${hostName}`,
       key: args.build.key,
       release: art.apply((x) => x.release),
       image: art.apply((x) => x.artifact),
       imageSha256: art.apply((x) => x.sha256),
-    }, { parent: this, dependsOn: [args.build.build, ...h.after] });
+    }, { parent: this, dependsOn: [args.build.build, ...h.host.ready] });
     const o = args.kernel.install;
-    const install = new KernelHostInstall(`${name}-install-${h.name}`, {
+    const install = new KernelHostInstall(`${name}-install-${hostName}`, {
       ...ssh,
-      title: `kernel ${args.kernel.name} on host ${h.name}`,
+      title: `kernel ${args.kernel.name} on host ${hostName}`,
       release: art.apply((x) => x.release),
       packages: packages.remotePaths,
       packagesSha256: packages.files.apply((fs) => fs.map((f) => f.sha256)),
@@ -104,7 +101,7 @@ export class KernelInstall extends pulumi.ComponentResource {
       purgeOnDestroy: o.purgeOnDestroy,
       ...(h.bmc ? { bmc: { type: h.bmc.type, address: h.bmc.address, user: h.bmc.user }, bmcPassword: h.bmcPassword } : {}),
     }, { parent: this, dependsOn: [packages] });
-    this.installed[h.name] = install.facts;
-    this.hostInstalls[h.name] = install;
+    this.installed[hostName] = install.facts;
+    this.hostInstalls[hostName] = install;
   }
 }

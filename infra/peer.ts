@@ -8,7 +8,6 @@ export interface PeerArgs {
   host: Host;
   address: string;
   port: number;
-  privateKey: pulumi.Input<string>;
 }
 
 export class Peer extends pulumi.ComponentResource {
@@ -16,13 +15,11 @@ export class Peer extends pulumi.ComponentResource {
 
   constructor(name: string, args: PeerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:index:Peer", name, {}, opts);
-    this.endpoint = { host: args.host.target.host, address: args.address, port: args.port };
+    this.endpoint = { host: args.host.hostName, address: args.address, port: args.port };
     new RoleRun(`${name}-netserver`, {
-      title: `netserver on host ${args.host.target.host}`,
+      ...args.host.access,
+      title: `netserver on host ${args.host.hostName}`,
       role: "netserver",
-      target: args.host.target,
-      privateKey: args.privateKey,
-      hostKey: args.host.hostKey,
       args: ["--address", args.address, "--port", String(args.port)],
       live: true,
     }, { parent: this, dependsOn: args.host.ready });

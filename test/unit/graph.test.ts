@@ -57,14 +57,15 @@ async function declare(stackFile: string, env: Record<string, string> = {}): Pro
 describe("resource graph", () => {
   it("declares the sim lab: fabric, hosts, peer, one resource per real thing", async () => {
     const { resources, outputs } = await declare("Pulumi.sim.yaml");
-    const names = resources.map((r) => `${r.type.replace("pulumi-nodejs:dynamic:Resource", "dynamic")} ${r.name}`).sort();
+    // Every dynamic resource has a type of its own (pulumi-nodejs:dynamic/ixlab:<Type>).
+    const names = resources.map((r) => `${r.type.replace("pulumi-nodejs:dynamic/ixlab:", "dynamic ")} ${r.name}`).sort();
     assert.deepEqual(names, [
-      "dynamic dut-hostkey", "dynamic dut-nic", "dynamic dut-packages", "dynamic dut-preflight",
-      "dynamic peer-hostkey", "dynamic peer-netserver", "dynamic peer-nic", "dynamic peer-packages", "dynamic peer-preflight",
-      "dynamic sim-bridge", "dynamic sim-host-dut", "dynamic sim-host-peer", "dynamic sim-key", "dynamic sim-link-wire",
+      "dynamic HostKeyPin dut-hostkey", "dynamic HostNic dut-nic", "dynamic HostPackages dut-packages", "dynamic HostPreflight dut-preflight",
+      "dynamic HostKeyPin peer-hostkey", "dynamic Netserver peer-netserver", "dynamic HostNic peer-nic", "dynamic HostPackages peer-packages", "dynamic HostPreflight peer-preflight",
+      "dynamic SimBridge sim-bridge", "dynamic SimHost sim-host-dut", "dynamic SimHost sim-host-peer", "dynamic SshKeyPair sim-key", "dynamic SimLink sim-link-wire",
       "ixlab:index:Host dut", "ixlab:index:Host peer", "ixlab:index:Peer peer", "ixlab:sim:Fabric sim",
-      "dynamic kernel-guest-build", "dynamic kernel-guest-bootcheck", "ixlab:index:KernelBuild kernel-guest", "ixlab:index:KernelInstall kernel-guest",
-      "dynamic kernel-guest-files-dut", "dynamic dut-vhostnet", "dynamic vm1-macvtap", "dynamic vm1-qemu", "ixlab:index:Guest vm1", "ixlab:index:VhostNet dut",
+      "dynamic KernelBuild kernel-guest-build", "dynamic KernelBootCheck kernel-guest-bootcheck", "ixlab:index:KernelBuild kernel-guest", "ixlab:index:KernelInstall kernel-guest",
+      "dynamic KernelPackages kernel-guest-files-dut", "dynamic VhostNetParams dut-vhostnet", "dynamic Macvtap vm1-macvtap", "dynamic Qemu vm1-qemu", "ixlab:index:Guest vm1", "ixlab:index:VhostNet dut",
     ].sort());
     const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
     assert.equal(byName["sim-host-dut"].inputs.role, "sim-host");
@@ -97,11 +98,14 @@ describe("resource graph", () => {
     assert.equal(topology.guests[0].qemuPid, 4242);
     assert.equal(topology.guests[0].vhost.effective, false);
     assert.equal(topology.guests[0].zeroCopy.requested, false);
+    assert.deepEqual([topology.defaultVariant, topology.runningVariant], ["baseline", "baseline"]);
   });
 
   it("switches variants through the stack: IXLAB_VARIANT=zerocopy changes the zero-copy flag and the guest's trigger", async () => {
-    const { resources } = await declare("Pulumi.sim.yaml", { IXLAB_VARIANT: "zerocopy" });
+    const { resources, outputs } = await declare("Pulumi.sim.yaml", { IXLAB_VARIANT: "zerocopy" });
     delete process.env.IXLAB_VARIANT;
+    const topology = outputs.topology as any;
+    assert.deepEqual([topology.defaultVariant, topology.runningVariant, topology.guests[0].variant], ["baseline", "zerocopy", "zerocopy"]);
     const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
     assert.deepEqual(byName["dut-vhostnet"].inputs.args, ["--zcopytx", "1", "--no-load"]);
     assert.deepEqual(byName["vm1-qemu"].inputs.triggers, ["zcopytx=1"]);
