@@ -8,6 +8,7 @@ import { HostFacts } from "../src/lab/topology";
 import { publicKeyOf } from "../src/remote/keys";
 import { Target } from "../src/remote/roles";
 import { HostKeyPin, RoleRun } from "./resources/dynamic";
+import { RoleStep } from "./resources/roleStep";
 
 /** How every Command and CopyToRemote reaches the host: @pulumi/command's ConnectionArgs shape. */
 export interface HostConnection {
@@ -96,24 +97,22 @@ export class Host extends pulumi.ComponentResource {
     this.knownPublicKey = args.publicKey;
     const ssh = this.access;
 
+    // One-shot steps (Commands): what the host is (facts; required features enforced), and its
+    // packages, which stay installed on destroy (other users of the host may need them).
     const nic = plan.nic?.name;
-    const preflight = new RoleRun(`${name}-preflight`, {
-      ...ssh,
-      title: `preflight of host ${plan.name}`,
+    const preflight = new RoleStep(`${name}-preflight`, {
+      connection: this.connection,
       role: "host-preflight",
-      createAction: "facts",
+      action: "facts",
       args: [...(nic ? ["--nic", nic] : []), ...(spec.require.length ? ["--require", spec.require.join(",")] : [])],
-      deletes: false,
     }, parent);
     this.facts = preflight.facts as pulumi.Output<HostFacts | undefined>;
 
-    const packages = new RoleRun(`${name}-packages`, {
-      ...ssh,
-      title: `packages on host ${plan.name}`,
+    const packages = new RoleStep(`${name}-packages`, {
+      connection: this.connection,
       role: "host-packages",
+      action: "create",
       args: ["--packages", [...new Set([...BASE_PACKAGES, ...(args.packages ?? []), ...spec.packages])].join(" ")],
-      // Packages stay installed on destroy: other users of the host may need them.
-      deletes: false,
     }, { ...parent, dependsOn: [preflight] });
     this.ready = [packages];
     this.pending = { name, plan, spec, ssh, preflight };
@@ -125,7 +124,7 @@ export class Host extends pulumi.ComponentResource {
     return (this.knownPublicKey ??= pulumi.unsecret(this.privateKey.apply(publicKeyOf)));
   }
 
-  private pending?: { name: string; plan: HostPlan; spec: HostSpec; ssh: HostAccess; preflight: RoleRun };
+  private pending?: { name: string; plan: HostPlan; spec: HostSpec; ssh: HostAccess; preflight: RoleStep };
 
   /**
    * The test NIC and the tuning, declared once what may reboot the host is known: a kernel install

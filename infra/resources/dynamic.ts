@@ -57,8 +57,6 @@ export const ROLE_TYPES: Record<string, string> = {
   "sim-bridge": "SimBridge",
   "sim-host": "SimHost",
   "sim-link": "SimLink",
-  "host-preflight": "HostPreflight",
-  "host-packages": "HostPackages",
   "host-nic": "HostNic",
   "host-tune": "HostTuning",
   netserver: "Netserver",

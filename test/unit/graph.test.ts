@@ -8,6 +8,9 @@ import { parse } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ROOT } from "../helpers";
 
+/** A secret as a mock sees it: Pulumi's secret signature beside the value. */
+const isSecret = (v: unknown) => typeof v === "object" && v !== null && (v as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270";
+
 interface Declared {
   type: string;
   name: string;
@@ -26,7 +29,7 @@ async function declare(stackFile: string, env: Record<string, string> = {}): Pro
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.name.endsWith("-key")) Object.assign(state, { publicKey: "ssh-ed25519 AAAAmock", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----mock" });
         if (args.name.endsWith("-hostkey")) state.hostKey = `ssh-ed25519 AAAAhost-${args.name}`;
-        if (args.name.endsWith("-preflight")) state.facts = { kernelRelease: "6.1.0-mock", kvm: false };
+        if (args.name.endsWith("-preflight")) state.stdout = 'ok: preflight\nfacts: {"kernelRelease":"6.1.0-mock","kvm":false}';
         if (args.name.includes("-files-")) state.remotePaths = ["/state/kernel-packages/k/bzImage"];
         if (args.name.endsWith("-qemu")) state.facts = { qemuPid: 4242, accel: "tcg", vhost: "off", vhostNote: "no /dev/vhost-net", hostKey: "ssh-ed25519 AAAAguest", release: "6.1.192-ixlab-guest" };
         if (args.name.endsWith("-vhostnet")) state.facts = { loaded: false, requested: 0, zcopytx: null, applied: false };
@@ -60,8 +63,8 @@ describe("resource graph", () => {
     // Every dynamic resource has a type of its own (pulumi-nodejs:dynamic/ixlab:<Type>).
     const names = resources.map((r) => `${r.type.replace("pulumi-nodejs:dynamic/ixlab:", "dynamic ")} ${r.name}`).sort();
     assert.deepEqual(names, [
-      "dynamic HostKeyPin dut-hostkey", "dynamic HostNic dut-nic", "dynamic HostPackages dut-packages", "dynamic HostPreflight dut-preflight",
-      "dynamic HostKeyPin peer-hostkey", "dynamic Netserver peer-netserver", "dynamic HostNic peer-nic", "dynamic HostPackages peer-packages", "dynamic HostPreflight peer-preflight",
+      "dynamic HostKeyPin dut-hostkey", "dynamic HostNic dut-nic", "command:remote:Command dut-packages", "command:remote:Command dut-preflight",
+      "dynamic HostKeyPin peer-hostkey", "dynamic Netserver peer-netserver", "dynamic HostNic peer-nic", "command:remote:Command peer-packages", "command:remote:Command peer-preflight",
       "dynamic SimBridge sim-bridge", "dynamic SimHost sim-host-dut", "dynamic SimHost sim-host-peer", "dynamic SshKeyPair sim-key", "dynamic SimLink sim-link-wire",
       "ixlab:index:Host dut", "ixlab:index:Host peer", "ixlab:index:Peer peer", "ixlab:sim:Fabric sim",
       "dynamic KernelBuild kernel-guest-build", "dynamic KernelBootCheck kernel-guest-bootcheck", "ixlab:index:KernelBuild kernel-guest", "ixlab:index:KernelInstall kernel-guest",
@@ -72,7 +75,17 @@ describe("resource graph", () => {
     assert.deepEqual(byName["sim-link-wire"].inputs.args, ["--a-ns", "ixl-dut", "--a-if", "eth1", "--b-ns", "ixl-peer", "--b-if", "eth1", "--mtu", "1500"]);
     assert.deepEqual(byName["peer-netserver"].inputs.args, ["--address", "198.19.0.2", "--port", "12865"]);
     assert.equal(byName["peer-netserver"].inputs.live, true);
-    assert.equal(byName["dut-preflight"].inputs.live, false);
+    // One-shot steps are Commands over the host's one connection, its host key pinned, the role on stdin.
+    const pre = byName["dut-preflight"].inputs;
+    assert.match(pre.create, /^IXLAB_ROLE=host-preflight IXLAB_LIB_LOADED= bash -s -- facts --nic eth1/);
+    assert.ok(pre.stdin.includes("host-preflight.sh facts|check"), "the role script goes on stdin");
+    assert.deepEqual(pre.triggers.slice(0, 2), ["host-preflight", "facts"]);
+    assert.ok(isSecret(pre.connection), "the connection (with its private key) goes to the provider as a secret");
+    const conn = pre.connection.value;
+    assert.equal(conn.hostKey, "ssh-ed25519 AAAAhost-dut-hostkey");
+    assert.deepEqual({ host: conn.host, port: conn.port, user: conn.user }, { host: "198.18.0.10", port: 22, user: "root" });
+    assert.equal(pre.delete, undefined, "preflight has nothing to undo");
+    assert.match(byName["dut-packages"].inputs.create, /host-packages .*create --packages 'netperf ethtool iproute2 procps tcpdump qemu-system-x86/);
     const topology = outputs.topology as any;
     assert.equal(topology.hosts[0].management.hostKey, "ssh-ed25519 AAAAhost-dut-hostkey");
     assert.equal(topology.hosts[0].kernel, "6.1.0-mock");
