@@ -39,10 +39,23 @@ cli_complete() {
   [ -f "$dest/.complete" ] && [ -x "$dest/bin/pulumi" ] && [ -x "$dest/bin/pulumi-language-nodejs" ] &&
     [ -x "$dest/bin/pulumi-resource-pulumi-nodejs" ]
 }
-# The provider is a piece of its own: a toolchain built before it gets it without a CLI rebuild.
-command_complete() {
-  [ -x "$dest/bin/pulumi-resource-command" ] && [ "$(cat "$dest/.command-version" 2>/dev/null)" = "$COMMAND_VERSION" ]
+# The provider is a piece of its own: a toolchain built before it gets it without a CLI rebuild. It is
+# registered in Pulumi's plugin cache, where the engine finds the version the SDK asks for; env.sh
+# turns off the engine's search of PATH (which would warn at every run that it uses an ambient plugin).
+command_bin="$dest/bin/pulumi-resource-command"
+plugin_dir="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-command-v$COMMAND_VERSION"
+command_built() {
+  [ -x "$command_bin" ] && [ "$(cat "$dest/.command-version" 2>/dev/null)" = "$COMMAND_VERSION" ]
 }
+command_registered() {
+  # Same size as the build: cheap enough for every env.sh, and a new build differs in size.
+  [ -x "$plugin_dir/pulumi-resource-command" ] && [ ! -e "$plugin_dir.partial" ] &&
+    [ "$(stat -c %s "$command_bin")" = "$(stat -c %s "$plugin_dir/pulumi-resource-command")" ]
+}
+register_command() {
+  "$dest/bin/pulumi" plugin install resource command "$COMMAND_VERSION" --file "$command_bin" --reinstall >/dev/null
+}
+command_complete() { command_built && command_registered; }
 complete() { cli_complete && command_complete; }
 
 # The vendored sources sit beside the repository (../shared/vendor); a git worktree elsewhere finds
@@ -83,10 +96,14 @@ install_wrappers() { # install_wrappers BINDIR
     mv "$1/.$f.new" "$1/$f"
   done
 }
-# Two small files, no build: --check puts them right too.
+# Two small files, no build: --check puts them right too, and registers a built provider.
 if cli_complete && ! wrappers_current "$dest/bin"; then
   install_wrappers "$dest/bin"
   log "updated the plugin wrappers in $dest"
+fi
+if cli_complete && command_built && ! command_registered; then
+  register_command
+  log "registered the command provider $COMMAND_VERSION in $plugin_dir"
 fi
 if complete; then
   echo "$dest/bin"
@@ -144,16 +161,17 @@ if ! cli_complete; then
   log "built the CLI in $((SECONDS - start)) s into $dest"
 fi
 
-if ! command_complete; then
+if ! command_built; then
   src=$(vendor_dir) || { log "needs the command provider's source in ../shared/vendor/pulumi-command (or IXLAB_VENDOR=DIR)"; exit 1; }
   mkdir -p "$work/command"
   log "[pulumi-resource-command] downloading modules and compiling $COMMAND_VERSION from $src/pulumi-command (cold: about 3.5 min on 2 cores)"
   # Built in place: go build writes only to the Go caches and -o, never into the vendored tree.
   (cd "$src/pulumi-command" && go build -o "$work/command/pulumi-resource-command" \
     -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" ./provider/cmd/pulumi-resource-command)
-  mv "$work/command/pulumi-resource-command" "$dest/bin/pulumi-resource-command"
+  mv "$work/command/pulumi-resource-command" "$command_bin"
   echo "$COMMAND_VERSION" >"$dest/.command-version"
   log "[pulumi-resource-command] done at $((SECONDS - start)) s"
 fi
+command_registered || register_command
 log "ready in $((SECONDS - start)) s: $dest ($(du -sh "$dest" | cut -f1); Go caches: $(du -sh "$cache/go" | cut -f1))"
 echo "$dest/bin"

@@ -38,12 +38,14 @@ describe("toolchain", () => {
         'const command = require("@pulumi/command");\nconst c = new command.local.Command("hello", { create: "echo built-here" });\nexports.out = c.stdout;\n');
       const env = {
         ...process.env, PATH: `${bin}:${process.env.PATH}`, PULUMI_BACKEND_URL: `file://${dir}/state`, PULUMI_CONFIG_PASSPHRASE: "test",
-        PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_HOME: path.join(dir, "home"),
+        // As scripts/env.sh runs it: plugins from beside the CLI and from the plugin cache, never fetched.
+        PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
       };
       const run = (...args: string[]) => spawnSync("pulumi", [...args, "--non-interactive"], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
       assert.equal(run("stack", "init", "t").status, 0);
       const up = run("up", "--yes", "--skip-preview");
       assert.equal(up.status, 0, up.stdout + up.stderr);
+      assert.doesNotMatch(up.stdout + up.stderr, /from \$PATH/, "the provider comes from the plugin cache, without a warning");
       assert.equal(run("stack", "output", "out").stdout.trim(), "built-here");
       const state = JSON.parse(run("stack", "export").stdout);
       const provider = state.deployment.resources.find((r: { type: string }) => r.type === "pulumi:providers:command");
