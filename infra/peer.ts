@@ -2,10 +2,13 @@
 // as a managed service (pid file on the host; restarted by `pulumi up` when it died; stopped on destroy).
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "./host";
+import { HostNetwork } from "./hostNetwork";
 import { RoleRun } from "./resources/dynamic";
 
 export interface PeerArgs {
   host: Host;
+  /** netserver binds to the host's data address: it waits for the NIC. */
+  network: HostNetwork;
   address: string;
   port: number;
 }
@@ -22,7 +25,7 @@ export class Peer extends pulumi.ComponentResource {
       role: "netserver",
       args: ["--address", args.address, "--port", String(args.port)],
       live: true,
-    }, { parent: this, dependsOn: args.host.ready });
+    }, { parent: this, dependsOn: args.network.ready });
     this.registerOutputs({ endpoint: this.endpoint });
   }
 }

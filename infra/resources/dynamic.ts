@@ -14,7 +14,8 @@ import type { KernelHostInstallOutputs, KernelHostInstallProps, KernelPackagesOu
 
 /**
  * Loads a module of src/remote in the provider process, which starts in the program's directory
- * (infra/) and runs the project's TypeScript as is.
+ * (infra/) and runs the project's TypeScript as is: each .ts file of the project is transpiled by
+ * swc when required (no type check, no TypeScript compiler to load: this runs at every refresh).
  */
 function behaviour(name: string): any {
   const g = globalThis as { __ixlabRoot?: string };
@@ -26,7 +27,17 @@ function behaviour(name: string): any {
       if (path.dirname(dir) === dir) throw new Error(`ixlab: no Pulumi.yaml above ${process.cwd()}`);
       dir = path.dirname(dir);
     }
-    require("ts-node").register({ transpileOnly: true, project: path.join(dir, "tsconfig.json") });
+    const swc = require("@swc/core");
+    const extensions = require("node:module").Module._extensions;
+    const root = dir + path.sep;
+    const js = extensions[".js"];
+    extensions[".ts"] = (m: { _compile(code: string, file: string): void }, file: string) => {
+      if (!file.startsWith(root) || file.includes(`${path.sep}node_modules${path.sep}`)) return js(m, file);
+      const out = swc.transformSync(fs.readFileSync(file, "utf8"), {
+        filename: file, jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" }, sourceMaps: "inline",
+      });
+      m._compile(out.code, file);
+    };
     g.__ixlabRoot = dir;
   }
   return require(`${g.__ixlabRoot}/src/remote/${name}`);
@@ -47,9 +58,20 @@ export const DYNAMIC_MODULE = "ixlab";
 /** The one type every dynamic resource had before they got their own. */
 const LEGACY_TYPE = "pulumi-nodejs:dynamic:Resource";
 
-/** Options every ixlab dynamic resource gets: the alias from its legacy type, next to the caller's. */
-function withLegacyAlias<T extends pulumi.CustomResourceOptions>(opts: T | undefined): T {
-  return { ...opts, aliases: [...(opts?.aliases ?? []), { type: LEGACY_TYPE }] } as T;
+/** Where a resource used to live, for the aliases that keep an existing stack's resource in place. */
+export interface Formerly {
+  /** Its parent before a component was inserted above it. */
+  formerParent?: pulumi.Resource;
+}
+
+/**
+ * Options every ixlab dynamic resource gets: aliases from its legacy type (and from its former
+ * parent, in either type), next to the caller's.
+ */
+function withLegacyAlias<T extends pulumi.CustomResourceOptions>(opts: T | undefined, formerly: Formerly = {}): T {
+  const aliases: pulumi.Input<pulumi.Alias>[] = [{ type: LEGACY_TYPE }];
+  if (formerly.formerParent) aliases.push({ type: LEGACY_TYPE, parent: formerly.formerParent }, { parent: formerly.formerParent });
+  return { ...opts, aliases: [...(opts?.aliases ?? []), ...aliases] } as T;
 }
 
 /** The resource type of each role, named after what it manages on the host. */
@@ -74,7 +96,7 @@ export class RoleRun extends pulumi.dynamic.Resource {
   declare readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
   declare readonly healthy: pulumi.Output<boolean>;
 
-  constructor(name: string, args: RoleRunArgs & { role: string }, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: RoleRunArgs & { role: string }, opts?: pulumi.CustomResourceOptions, formerly?: Formerly) {
     const type = ROLE_TYPES[args.role];
     if (!type) throw new Error(`RoleRun ${name}: role ${args.role} has no resource type (infra/resources/dynamic.ts ROLE_TYPES)`);
     super(
@@ -82,7 +104,7 @@ export class RoleRun extends pulumi.dynamic.Resource {
       name,
       { live: false, deletes: true, ...args, facts: undefined, healthy: undefined },
       // Names on hosts are reused by a replacement, so the old one must go first.
-      withLegacyAlias({ ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] }),
+      withLegacyAlias({ ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] }, formerly),
       DYNAMIC_MODULE,
       type,
     );
