@@ -33,6 +33,24 @@ export interface RunOptions {
   scenario: string | null;
   /** The link's line rate for "% of line rate"; 10000 (10GbE) when absent. */
   lineRateMbps?: number;
+  /** Cell order; absent: blocked. */
+  order?: "blocked" | "interleaved";
+  /** A patch-series walk: prefix i of KERNEL's series ran as variant prefixes[i].variant. */
+  series?: { kernel: string; prefixes: { variant: string; patches: string[] }[] };
+}
+
+/** What actually ran for a cell, read from the dut host when it started (results.schema.json#/$defs/datapath). */
+export interface Datapath {
+  vhost: boolean;
+  vhostWorkers: number[] | null;
+  zeroCopy: boolean | null;
+  hostKernel: string | null;
+  guestKernel: string | null;
+  qemuCmdlineSha256: string | null;
+  mtu: number | null;
+  offloads: Record<string, boolean> | null;
+  note?: string;
+  zeroCopyCounters?: { sends: number; copies: number; completions: number } | null;
 }
 
 export interface RunRecord {
@@ -81,6 +99,8 @@ export interface CellRecord extends CellKey {
   /** The raw files in the cell's directory, by role (netperf, proc-before, proc-after, ...). */
   raw: Record<string, string>;
   extra?: Record<string, unknown>;
+  /** Absent in runs written before cells recorded it. */
+  datapath?: Datapath;
 }
 
 /** A cell as the runner hands it over: the record without what writeCell fills in. */
