@@ -3,6 +3,7 @@
 // baseline with its interval, tests and verdict per figure (verdict.ts), the datapath guard
 // (datapath.ts) and, for a series walk, the per-patch table (series.ts); published reference rows
 // beside them on request. Renderers only format this.
+import * as path from "node:path";
 import { BenchTest, CellRecord, DEFAULT_LINE_RATE_MBPS, LoadedRun } from "../bench/results";
 import { holm, summarize, Summary } from "../bench/stats";
 import { formatSize, parseSize } from "../lab/units";
@@ -187,7 +188,9 @@ function resolveBaseline(series: Side[], runs: LoadedRun[], wanted?: string): st
   if (wanted === undefined) {
     const first = runs[0].record.options;
     const v = first.baseline ?? first.variants[0];
-    return series.find((s) => s.run === runs[0] && s.variant === v)!.label;
+    const hit = series.find((s) => s.run === runs[0] && s.variant === v);
+    if (!hit) throw new ReportError(`${path.relative(process.cwd(), path.join(runs[0].dir, "run.json"))}: options.baseline: ${JSON.stringify(v)} is not one of options.variants (${first.variants.join(", ")})`);
+    return hit.label;
   }
   const hit = series.find((s) => s.label === wanted) ?? series.find((s) => s.variant === wanted) ?? series.find((s) => s.run.record.run === wanted && s.variant === (s.run.record.options.baseline ?? s.run.record.options.variants[0]));
   if (!hit) throw new ReportError(`--baseline ${wanted}: not a variant or run in the report (variants: ${[...new Set(series.map((s) => s.label))].join(", ")}; runs: ${runs.map((r) => r.record.run).join(", ")})`);

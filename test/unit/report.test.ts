@@ -183,7 +183,7 @@ describe("ixlab report (CLI)", () => {
     assert.match(ixlab("report", "no/such-run").stderr, /no\/such-run: no run there/);
     assert.equal(ixlab("report", "no/such-run").status, 2);
     const dir = syntheticRun(tmp());
-    assert.match(ixlab("report", dir, "--format", "xml").stderr, /--format xml: expected md, json or csv/);
+    assert.match(ixlab("report", dir, "--format", "xml").stderr, /--format xml: expected md, json, csv or email/);
     assert.match(ixlab("report", dir, "--reference", "lkml").stderr, /the only reference is "seed"/);
     const base = ixlab("report", dir, "--baseline", "nope", "--no-html");
     assert.equal(base.status, 2);
