@@ -105,7 +105,10 @@ export function writeWhole(file: string, content: string, what = "--html"): void
     fs.mkdirSync(path.dirname(abs), { recursive: true });
     const fd = fs.openSync(tmp, "wx", 0o644);
     try {
-      fs.writeSync(fd, content);
+      // write(2) may write less than asked (a full disk, a file size limit): go on until all is
+      // written, so the failure surfaces here instead of a truncated page being renamed into place.
+      const buf = Buffer.from(content);
+      for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
