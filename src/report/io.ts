@@ -26,7 +26,9 @@ export function preflight(dir: string): void {
     try {
       const o = JSON.parse(fs.readFileSync(runFile, "utf8"))?.options;
       const n = (v: unknown) => (Array.isArray(v) ? v.length : 0);
-      if (o && typeof o === "object") claimed = n(o.variants) * n(o.tests) * n(o.sizes) * (typeof o.repetitions === "number" ? o.repetitions : 0);
+      // Under --until-ci a cell may have up to maxReps repetitions.
+      const reps = Math.max(typeof o?.repetitions === "number" ? o.repetitions : 0, typeof o?.maxReps === "number" ? o.maxReps : 0);
+      if (o && typeof o === "object") claimed = n(o.variants) * n(o.tests) * n(o.sizes) * reps;
     } catch {
       // loadRun says what is wrong with the JSON
     }
