@@ -5,25 +5,16 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { renderReport } from "../../src/report";
 import { EMAIL_WIDTH } from "../../src/report/email";
 import { LIMITS, neutralise, preflight } from "../../src/report/io";
 import { fixture, ROOT } from "../helpers";
 import { syntheticRun } from "../report-helpers";
-import { normals, simEnvironmentWithoutVhost, writeSyntheticRun } from "../verdict-helpers";
+import { normals, simEnvironmentWithoutVhost, scratch, writeSyntheticRun } from "../verdict-helpers";
 
-const made: string[] = [];
-const tmp = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-report-in-"));
-  made.push(d);
-  return d;
-};
-after(() => {
-  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = scratch("ixlab-report-in-");
 
 function ixlab(args: string[], wrap?: string) {
   const bin = path.join(ROOT, "bin", "ixlab");
