@@ -188,6 +188,7 @@ tr.seed td { color: #666; font-style: italic; }
 .notes { color: #8a4b00; }
 .plots svg { display: block; margin: 16px 0; }
 td.verdict, th:last-child { text-align: left; }
+table:not(.metrics):not(.patches) td.verdict { white-space: nowrap; }
 caption { text-align: left; font-weight: bold; padding: 4px 0; }
 td.improved { color: #1a7f37; font-weight: bold; }
 td.regressed { color: #c62828; font-weight: bold; }
