@@ -56,7 +56,13 @@ export function renderEmail(report: Report, reproducer: { labFile?: string; comm
   if (report.summary.length) out.push(...wrap(`(${verdictRules(report)})`), "");
   for (const t of report.tables) {
     out.push(`${t.test}, ${t.unit === "Mb/s" ? "Mb/s" : "transactions/s"} +- 95% CI, CPU in % of one CPU:`, "");
-    const rows = t.rows.map((r: Row) => [r.sizeLabel, r.label, fixed(r.result?.mean), r.result?.ci95 ? fixed(r.result.ci95.half) : "", fixed(r.qemuCpuPct?.mean), fixed(r.vhostCpuPct?.mean), fixed(r.irqPerSec?.mean, 0), shortDelta(r), verdictText(r)]);
+    // Labels like 20250131T120000Z:baseline do not fit 72 columns: short names and a legend then.
+    const long = [...new Set(t.rows.map((r) => r.label))];
+    const short = new Map(long.map((l, i) => [l, Math.max(...long.map((x) => x.length)) > 14 ? `v${i + 1}` : l]));
+    const name = (l: string) => short.get(l) ?? l;
+    for (const [l, v] of short) if (v !== l) out.push(`  ${v} = ${l}`);
+    if (long.some((l) => short.get(l) !== l)) out.push("");
+    const rows = t.rows.map((r: Row) => [r.sizeLabel, name(r.label), fixed(r.result?.mean), r.result?.ci95 ? fixed(r.result.ci95.half) : "", fixed(r.qemuCpuPct?.mean), fixed(r.vhostCpuPct?.mean), fixed(r.irqPerSec?.mean, 0), shortDelta(r), verdictText(r)]);
     out.push(...textTable(["size", "variant", t.unit === "Mb/s" ? "Mb/s" : "trans/s", "+-", "qemu", "vhost", "irq/s", "delta", "verdict"], rows, [1, 8]));
     const per = metricRows(t).filter((m) => m.c);
     if (per.length) {
@@ -66,7 +72,7 @@ export function renderEmail(report: Report, reproducer: { labFile?: string; comm
           ["size", "variant", "figure", "change [95% CI]", "p", "verdict"],
           per.map((m) => {
             const c = metricCells(m);
-            return [c[0], c[1], c[2], c[3], c[5], m.c!.verdict];
+            return [c[0], name(c[1]), c[2], c[3], c[5], m.c!.verdict];
           }),
           [1, 2, 5],
         ),
