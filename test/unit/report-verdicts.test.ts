@@ -177,5 +177,8 @@ describe("per-patch table of a series walk", () => {
     assert.match(r.markdown, /^\| 4K \| 1: 0001-vhost-zerocopy\.patch \| p0 → p1 \| \+[23]\.\d% \[\+\d\.\d, \+\d\.\d\] \| [0-9.<]+ \| improved \| (5[5-9]|6[0-5])% \|$/m);
     assert.match(r.markdown, /^\| 4K \| whole series \(2 patches\) \| p0 → p2 \| \+5\.\d% .* \| improved \| 100% \|$/m);
     assert.match(r.html, /<table class="patches">/);
+    assert.match(r.email, /^Per patch: kernel guest, TCP_STREAM throughput \(run r1\):$/m);
+    assert.match(r.email, /^ {2}4K +1: 0001-vhost-zerocopy\.patch +\+[23]\.\d% \[\+\d\.\d, \+\d\.\d\] +improved +(5[5-9]|6[0-5])%$/m);
+    for (const l of r.email.split("\n")) assert.ok(l.length <= 72, l);
   });
 });
