@@ -120,12 +120,16 @@ export function environmentLines(env: Record<string, any>): string[] {
   const nic = env.nic ?? {};
   const bits = [env.qemu ? `QEMU ${String(env.qemu).replace(/^QEMU emulator version /, "")}${env.accel ? ` (${env.accel})` : ""}` : "", nic.driver ? `NIC ${nic.name ?? ""} ${nic.driver}${nic.speedMbps ? ` ${nic.speedMbps} Mb/s` : ""}${nic.mtu ? ` MTU ${nic.mtu}` : ""}` : "", env.tuning?.governor ? `governor ${env.tuning.governor}` : ""].filter(Boolean);
   if (bits.length) lines.push(bits.join("; "));
-  for (const [v, s] of Object.entries((env.variants ?? {}) as Record<string, any>))
-    lines.push(
+  // Variants whose state reads the same share a line.
+  const states = new Map<string, string[]>();
+  for (const [v, s] of Object.entries((env.variants ?? {}) as Record<string, any>)) {
+    const state =
       s?.vhost?.effective === false
-        ? `${v}: vhost not effective${s.vhost.note ? ` (${s.vhost.note})` : ""}`
-        : `${v}: vhost ${s?.vhost?.effective === true ? "effective" : "?"}, zero-copy ${s?.zeroCopy?.effective === true ? "effective" : s?.zeroCopy?.effective === false ? "not effective" : "?"}`,
-    );
+        ? `vhost not effective${s.vhost.note ? ` (${s.vhost.note})` : ""}`
+        : `vhost ${s?.vhost?.effective === true ? "effective" : "?"}, zero-copy ${s?.zeroCopy?.effective === true ? "effective" : s?.zeroCopy?.effective === false ? "not effective" : "?"}`;
+    states.set(state, [...(states.get(state) ?? []), v]);
+  }
+  for (const [state, vs] of states) lines.push(`${vs.join(", ")}: ${state}`);
   if (env.sim?.simulated) lines.push("a sim lab (namespaces on one machine): not a 10GbE wire; see the run's environment for what it cannot show");
   return lines;
 }

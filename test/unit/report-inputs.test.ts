@@ -98,7 +98,7 @@ describe("ixlab report --format email, --fail-on, --threshold", () => {
     assert.match(r.stdout, /^zerocopy vs baseline:\n {2}- not comparable: baseline and zerocopy ran the same datapath here:\n {4}vhost not effective, no \/dev\/vhost-net$/m);
     assert.match(r.stdout, /^ {2}4K +zerocopy .* n\/c +not comparable$/m);
     assert.match(r.stdout, /^ {2}kernels: dut 6\.1\.0-28-amd64, peer 6\.1\.0-28-amd64$/m);
-    assert.match(r.stdout, /^ {2}zerocopy: vhost not effective \(no \/dev\/vhost-net\)$/m);
+    assert.match(r.stdout, /^ {2}baseline, zerocopy: vhost not effective \(no \/dev\/vhost-net\)$/m);
     assert.match(r.stdout, /lab Pulumi\.sim\.yaml at revision 0123456789ab, then/);
     for (const l of r.stdout.split("\n")) assert.ok(l.length <= EMAIL_WIDTH, l);
   });
