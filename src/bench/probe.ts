@@ -1,6 +1,7 @@
 // roles/bench-probe.sh on the dut host over the bench's shared SSH session, and what its reads mean:
 // the /proc sample, the tuning as found, and the datapath a cell actually ran on.
 import { roleScript } from "../remote/roles";
+import type { Datapath } from "./results";
 import type { Exec, RunOpts } from "./session";
 
 /** The part of an SSH session the probe needs (a fake in unit tests). */
@@ -28,23 +29,7 @@ export function probeFacts(stdout: string): Record<string, unknown> | undefined 
   }
 }
 
-/** What a cell ran on, read from the hosts when it started (cell.json `datapath`). */
-export interface Datapath {
-  /** QEMU holds /dev/vhost-net (one of its /proc/<pid>/fd). */
-  vhost: boolean;
-  vhostWorkers: number[] | null;
-  /** vhost_net's experimental_zcopytx now; null without the module. */
-  zeroCopy: boolean | null;
-  hostKernel: string | null;
-  guestKernel: string | null;
-  qemuCmdlineSha256: string | null;
-  mtu: number | null;
-  /** ethtool -k of the test NIC. */
-  offloads: Record<string, boolean> | null;
-  note?: string;
-  /** Filled by a ZeroCopyCounterProbe where the host allows kprobes (roles/zerocopy-probe.sh). */
-  zeroCopyCounters?: { sends: number; copies: number; completions: number } | null;
-}
+export type { Datapath };
 
 /**
  * A source of vhost-net zero-copy counters for one cell: started before the stream and read after

@@ -11,7 +11,6 @@ import Ajv2020, { ErrorObject, ValidateFunction } from "ajv/dist/2020";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseSize, formatSize } from "../lab/units";
-import type { Datapath } from "./probe";
 import schema from "./results.schema.json";
 import { baseMatrix, pendingCells, Pending, repetitionCap, sortCells } from "./schedule";
 
@@ -43,6 +42,20 @@ export interface RunOptions {
   maxReps?: number;
   /** A series walk: each prefix of a kernel's patch series is a variant p0 (no patches) .. pN. */
   series?: { kernel: string; prefixes: { variant: string; patches: string[] }[] };
+}
+
+/** What actually ran for a cell, read from the dut host when it started (results.schema.json#/$defs/datapath). */
+export interface Datapath {
+  vhost: boolean;
+  vhostWorkers: number[] | null;
+  zeroCopy: boolean | null;
+  hostKernel: string | null;
+  guestKernel: string | null;
+  qemuCmdlineSha256: string | null;
+  mtu: number | null;
+  offloads: Record<string, boolean> | null;
+  note?: string;
+  zeroCopyCounters?: { sends: number; copies: number; completions: number } | null;
 }
 
 export interface RunRecord {
@@ -91,7 +104,7 @@ export interface CellRecord extends CellKey {
   /** The raw files in the cell's directory, by role (netperf, proc-before, proc-after, ...). */
   raw: Record<string, string>;
   extra?: Record<string, unknown>;
-  /** What actually ran, read from the hosts when the cell started. */
+  /** Absent in runs written before cells recorded it. */
   datapath?: Datapath;
 }
 
