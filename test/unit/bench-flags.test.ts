@@ -61,5 +61,27 @@ describe("ixlab bench refuses bad flags before it touches a stack", () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /stack sim: cannot read output topology/);
     assert.ok(calls.length > 0);
+    const series = await bench("--stack", "sim", "--series", "guest", "--sizes", "4K,64K", "--reps", "2", "--duration", "5");
+    assert.match(series.stderr, /stack sim: cannot read output topology/, "the sim's guest kernel has a series to walk");
+  });
+
+  it("reads a kernel's series from its directory, and refuses an mbox of several patches", () => {
+    const { seriesOf } = require("../../src/bench/lab-facts") as typeof import("../../src/bench/lab-facts");
+    const root = require("../helpers").ROOT as string;
+    assert.deepEqual(seriesOf("patches/sim-demo", root).patches, ["0001-init-say-that-the-ixlab-demo-series-is-applied.patch", "0002-vhost_net-log-the-zero-copy-TX-switch-at-load.patch"]);
+    const fs = require("node:fs") as typeof import("node:fs");
+    const os = require("node:os") as typeof import("node:os");
+    const path = require("node:path") as typeof import("node:path");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-mbox-"));
+    try {
+      const mail = (n: number) => `From ${String(n).repeat(40)} Mon Sep 17 00:00:00 2001\nSubject: [PATCH ${n}/2] x\n\n---\n`;
+      fs.writeFileSync(path.join(dir, "two.mbox"), mail(1) + mail(2));
+      assert.deepEqual(seriesOf(path.join(dir, "two.mbox"), root), { patches: null, why: `${path.join(dir, "two.mbox")} is an mbox of 2 patches; a series walk needs a directory of .patch files` });
+      fs.writeFileSync(path.join(dir, "one.patch"), mail(1));
+      assert.deepEqual(seriesOf(path.join(dir, "one.patch"), root).patches, ["one.patch"]);
+      assert.match(seriesOf(undefined, root).why!, /not set/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
