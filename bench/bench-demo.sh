@@ -6,7 +6,8 @@
 #   bench/bench-demo.sh series      ixlab bench --series guest: prefixes 0,1,2 of patches/sim-demo,
 #                                   4K and 64K, 2 repetitions, 5 s cells; its wall time
 #   bench/bench-demo.sh interleaved baseline and zerocopy interleaved, 2 sizes, 3 repetitions
-#   bench/bench-demo.sh until-ci    --until-ci 2% --max-reps 6, interleaved
+#   bench/bench-demo.sh until-ci    --until-ci 2% --max-reps 5 at 64K
+#   bench/bench-demo.sh scenarios   tcpdump-during-stream and sg-toggle-during-stream, one 8 s cell each
 #   bench/bench-demo.sh destroy     the lab down, the stack and its lab file removed
 # Each bench prints its run directory (results/t-bench-demo/RUN) and ends with the report.
 set -euo pipefail
@@ -36,10 +37,14 @@ case ${1:-} in
     timed bin/ixlab pulumi up --stack "$stack" --yes --skip-preview --non-interactive ;;
   series) timed bin/ixlab bench --stack "$stack" --series guest --sizes 4K,64K --reps 2 --duration 5 ;;
   interleaved) timed bin/ixlab bench --stack "$stack" --order interleaved --sizes 4K,64K --reps 3 --duration 5 ;;
-  until-ci) timed bin/ixlab bench --stack "$stack" --order interleaved --until-ci 2% --max-reps 6 --sizes 64K --duration 5 ;;
+  until-ci) timed bin/ixlab bench --stack "$stack" --until-ci 2% --max-reps 5 --sizes 64K --duration 5 ;;
+  scenarios)
+    for s in tcpdump-during-stream sg-toggle-during-stream; do
+      timed bin/ixlab bench --stack "$stack" --scenario "$s" --variants baseline --sizes 16K --reps 1 --duration 8 --no-report
+    done ;;
   destroy)
     bin/ixlab pulumi destroy --stack "$stack" --yes --non-interactive
     bin/ixlab pulumi stack rm --yes --force --stack "$stack"
     rm -f "$file" ;;
-  *) echo "usage: bench/bench-demo.sh up|series|interleaved|until-ci|destroy" >&2; exit 2 ;;
+  *) echo "usage: bench/bench-demo.sh up|series|interleaved|until-ci|scenarios|destroy" >&2; exit 2 ;;
 esac
