@@ -68,7 +68,9 @@ for (const [i, k] of lab.kernels.entries()) {
   const onHosts = hostKernelInstalls.find((p) => p.kernel === k.name);
   let install: KernelInstall | undefined;
   if (lab.sim || k.for === "guest") {
-    install = new KernelInstall(`kernel-${k.name}`, { build, expect: k.verify.console, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
+    // The console lines a lab expects come from its whole series; a shorter prefix is checked by its release.
+    const expect = buildPlan.patches.length < buildPlan.series.length ? [] : k.verify.console;
+    install = new KernelInstall(`kernel-${k.name}`, { build, expect, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
   } else if (onHosts) {
     // Real hosts: the packages go to every dut host of the active variant, installed and booted there.
     install = new KernelInstall(`kernel-${k.name}`, {
