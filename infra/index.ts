@@ -13,6 +13,7 @@ import { Guest, VhostNet } from "./guest";
 import { GUEST_HOST_PACKAGES, Host } from "./host";
 import { HostNetwork } from "./hostNetwork";
 import { planGuests } from "../src/lab/guest";
+import { seriesPrefix } from "../src/lab/series";
 import { Peer } from "./peer";
 import { SimFabric } from "./simFabric";
 
@@ -23,6 +24,12 @@ const stack = pulumi.getStack();
 const fabric = lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 const guestPlans = planGuests(lab, plan);
 const variant = runningVariant(lab);
+let prefix;
+try {
+  prefix = seriesPrefix(lab);
+} catch (e) {
+  throw new pulumi.RunError((e as Error).message);
+}
 
 const hosts: Record<string, Host> = {};
 const keys: Record<string, pulumi.Output<string>> = {};
@@ -47,12 +54,12 @@ for (const h of lab.hosts.filter((x) => x.role === "builder")) {
 
 // Kernels: built once per lab on this machine; in a sim (and for guests) proven by a boot under QEMU;
 // a host kernel the active variant names is installed on the lab's dut hosts.
-const kernels: Record<string, { build: KernelBuild; bootCheck?: KernelBootCheck; install?: KernelInstall }> = {};
+const kernels: Record<string, { build: KernelBuild; bootCheck?: KernelBootCheck; install?: KernelInstall; patches: string[] }> = {};
 const hostKernelInstalls = planHostKernelInstalls(lab, variant);
 for (const [i, k] of lab.kernels.entries()) {
   let buildPlan;
   try {
-    buildPlan = planKernelBuild(k, lab.name, stack, repoRoot(), cacheDir(), `lab.kernels[${i}]`);
+    buildPlan = planKernelBuild(k, lab.name, stack, repoRoot(), cacheDir(), `lab.kernels[${i}]`, prefix?.kernel === k.name ? { patchPrefix: prefix.patches } : {});
   } catch (e) {
     if (e instanceof KernelPlanError) throw new pulumi.RunError(e.message);
     throw e;
@@ -62,7 +69,9 @@ for (const [i, k] of lab.kernels.entries()) {
   let install: KernelInstall | undefined;
   let bootCheck: KernelBootCheck | undefined;
   if (lab.sim || k.for === "guest") {
-    bootCheck = new KernelBootCheck(`kernel-${k.name}`, { build, expect: k.verify.console, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
+    // The console lines a lab expects come from its whole series; a shorter prefix is checked by its release.
+    const expect = buildPlan.patches.length < buildPlan.series.length ? [] : k.verify.console;
+    bootCheck = new KernelBootCheck(`kernel-${k.name}`, { build, expect, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
   } else if (onHosts) {
     // Real hosts: the packages go to every dut host of the active variant, installed and booted there.
     install = new KernelInstall(`kernel-${k.name}`, {
@@ -74,7 +83,7 @@ for (const [i, k] of lab.kernels.entries()) {
       }),
     });
   }
-  kernels[k.name] = { build, bootCheck, install };
+  kernels[k.name] = { build, bootCheck, install, patches: buildPlan.patches.map((p) => path.basename(p)) };
 }
 
 // Each host's test NIC and tuning, after a kernel install that reboots it.
@@ -122,7 +131,7 @@ export const topology = pulumi
   .apply(([live, kf, gl]) => labTopology(lab, plan, stack, {
     hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts]]) => [n, { hostKey, facts }])),
     peer: peer?.endpoint,
-    kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot }])),
+    kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot, patches: kernels[n].patches }])),
     guests: Object.fromEntries(Object.entries(gl).map(([n, [facts, macvtap, vhostNet]]) => [n, { facts, macvtap, vhostNet }])),
     guestPlans,
     variant,

@@ -219,6 +219,8 @@ export interface HostLive {
 export interface KernelLive {
   artifact?: KernelArtifactFacts;
   boot?: KernelBootFacts;
+  /** The patches the build applied (file names, in order): a prefix of the series during a series walk. */
+  patches?: string[];
 }
 
 /** What a guest's components reported: QEMU (guest role), its macvtap, its host's vhost_net. */
@@ -300,6 +302,7 @@ export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: LiveFa
         release: a?.release,
         sha256: a?.sha256,
         buildSeconds: a?.buildSeconds,
+        patches: kernels[k.name]?.patches,
         bootCheck: b ? { release: b.release, accel: b.accel, bootSeconds: b.bootSeconds } : undefined,
       };
     }),
