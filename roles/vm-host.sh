@@ -42,8 +42,13 @@ tap_ok() { # NS TAP BRIDGE|"" MTU|"": a tap device in NS, up, a port of BRIDGE, 
   [ -z "$4" ] || [ "$mtu" = "$4" ]
 }
 
+# shellcheck disable=SC2054 # QEMU's option values are comma lists
 qemu_args() {
-  local nic mac name tap mtu i=0 accel_args=(-accel "tcg,thread=multi" -cpu max)
+  # Under TCG QEMU's plain qemu64 CPU: with -cpu max (QEMU 7.2) the VM's kernel built every path
+  # wrong (readlink /proc/self/exe gave "xxxxxxxx", so ldconfig aborted in apt's triggers), and it
+  # has no SVM/VMX, so the VM's own (nested) guests choose TCG rather than an unusable emulated KVM.
+  # Under KVM the host CPU, nested KVM included where it works.
+  local nic mac name tap mtu i=0 accel_args=(-accel "tcg,thread=multi" -cpu qemu64)
   [ "$ACCEL" != kvm ] || accel_args=(-accel kvm -cpu host)
   QEMU_ARGS=("$QEMU" -name "$ID,debug-threads=on" "${accel_args[@]}" -machine pc -smp "$opt_cpus" -m "$opt_memory"
     -nodefaults -display none -vga none

@@ -5,6 +5,7 @@
 # list. Runs as root on the machine running Pulumi (never over SSH).
 #   vm-image.sh create|check|delete --cache DIR [--packages "extra packages"] [--size 6G]
 #   vm-image.sh key --cache DIR [--packages ...]     prints the key and the image's path
+# While it builds, its progress is also in DIR/images/.build-KEY.log (then KEY/build.log).
 # create prints `facts: {"key":..., "image":..., "release":..., ...}`. delete keeps the image: it is a
 # cache shared by every VM lab of this machine (remove DIR/images/KEY by hand to rebuild it).
 #
@@ -19,7 +20,7 @@
 [ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Bump when the build below changes what an image holds (the key then changes and images rebuild).
-FORMAT=2
+FORMAT=3
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 SECURITY=http://deb.debian.org/debian-security
@@ -179,6 +180,15 @@ EOF
   # No network beyond the lab: nothing to fetch on a timer; no swap, no resume device to wait for.
   chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service >/dev/null 2>&1
   printf 'RESUME=none\n' >"$root/etc/initramfs-tools/conf.d/resume"
+  # Under TCG on a busy machine a VM may get no CPU for minutes: no service watchdog or start timeout
+  # may then fail the boot (udevd and logind did, with WatchdogSec=3min).
+  mkdir -p "$root/etc/systemd/system.conf.d"
+  printf '# Written by ixlab roles/vm-image.sh.\n[Manager]\nDefaultTimeoutStartSec=15min\nDefaultDeviceTimeoutSec=15min\n' >"$root/etc/systemd/system.conf.d/ixlab-vm.conf"
+  local unit
+  for unit in systemd-udevd systemd-logind systemd-journald systemd-networkd systemd-timesyncd; do
+    mkdir -p "$root/etc/systemd/system/$unit.service.d"
+    printf '# Written by ixlab roles/vm-image.sh.\n[Service]\nWatchdogSec=0\n' >"$root/etc/systemd/system/$unit.service.d/ixlab-vm.conf"
+  done
   printf '# Written by ixlab roles/vm-image.sh: the lab network is IPv4 only.\nnet.ipv6.conf.all.disable_ipv6 = 1\nnet.ipv6.conf.default.disable_ipv6 = 1\n' \
     >"$root/etc/sysctl.d/60-ixlab-vm.conf"
   chroot "$root" systemctl set-default multi-user.target >/dev/null 2>&1
@@ -256,8 +266,12 @@ do_create() {
     tmp=$opt_cache/images/.build-$KEY.$$
     rm -rf "$tmp" && mkdir -p "$tmp"
     defer "rm -rf '$tmp'"
+    # Progress goes to the caller and to a log one can follow while Pulumi waits (`tail -f`).
+    : >"$opt_cache/images/.build-$KEY.log"
+    exec 2> >(tee -a "$opt_cache/images/.build-$KEY.log" >&2)
     build "$tmp"
     rm -rf "$DIR" && mv "$tmp" "$DIR"
+    mv -f "$opt_cache/images/.build-$KEY.log" "$DIR/build.log"
     changed "built image $KEY in $(jq -r .buildSeconds "$DIR/manifest.json") s: $DIR/disk.qcow2 ($(du -h "$DIR/disk.qcow2" | cut -f1))"
   fi
   printf 'facts: %s\n' "$(facts)"
