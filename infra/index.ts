@@ -125,6 +125,8 @@ for (const g of guestPlans) {
     vhostNet: vhostNets[g.host],
     accel: lab.sim?.accel ?? "auto",
     vhostFallback: netnsSim(lab) !== undefined,
+    // A VM lab's guest runs nested (TCG inside a TCG VM here): it gets the VMs' boot timeout.
+    bootTimeout: plan.vm?.bootTimeoutSeconds,
     after: [copy, ...(kernel.install ? [kernel.install] : [])],
   });
 }
@@ -135,13 +137,14 @@ const peer = plan.peer
 
 const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.install?.boot ?? pulumi.output(undefined)])])));
 
-const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts])])));
+const vmFacts = fabric instanceof VmFabric ? fabric.vmFacts : {};
+const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts, vmFacts[n] ?? pulumi.output(undefined)])])));
 const guestLive = pulumi.all(Object.fromEntries(Object.entries(guests).map(([n, g]) => [n, pulumi.all([g.facts, g.macvtap, vhostNets[g.hostName].facts])])));
 
 export const topology = pulumi
   .all([hostLive, kernelFacts, guestLive])
   .apply(([live, kf, gl]) => labTopology(lab, plan, stack, {
-    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts]]) => [n, { hostKey, facts }])),
+    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts, vm]]) => [n, { hostKey, facts, vm }])),
     peer: peer?.endpoint,
     kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot }])),
     guests: Object.fromEntries(Object.entries(gl).map(([n, [facts, macvtap, vhostNet]]) => [n, { facts, macvtap, vhostNet }])),

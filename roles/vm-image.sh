@@ -25,9 +25,11 @@ SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 SECURITY=http://deb.debian.org/debian-security
 # What every VM lab host has before the lab asks anything of it: a plain Debian server that boots
-# through GRUB, plus jq, which every ixlab role runs on. The lab's own packages (netperf, qemu, ...)
-# come later the normal way, through apt, from the lab's local repository (roles/apt-repo.sh).
-BASE_PACKAGES="systemd-sysv udev dbus linux-image-amd64 grub-pc initramfs-tools zstd openssh-server e2fsprogs iproute2 kmod procps jq"
+# through GRUB, plus jq, which every ixlab role runs on, and what a host of guests needs (QEMU and
+# the guest userland, infra/host.ts GUEST_HOST_PACKAGES): installing those ~150 packages through apt
+# took 13 minutes in a TCG VM on a busy machine. Everything else a lab asks for (netperf, ethtool,
+# tcpdump, hosts[].packages) comes the normal way, through apt, from the lab's own repository.
+BASE_PACKAGES="systemd-sysv udev dbus linux-image-amd64 grub-pc initramfs-tools zstd openssh-server e2fsprogs iproute2 kmod procps jq qemu-system-x86 busybox-static dropbear-bin openssh-client"
 # The partition starts here (sectors of 512 bytes); GRUB's core image lives in the gap before it.
 PART_START=2048
 # The disk the VM sees and the root partition on it, for GRUB's first configuration.
@@ -222,7 +224,7 @@ build() {
   T0=$SECONDS
   uuid=$(cat /proc/sys/kernel/random/uuid)
   mkdir -p "$tmp/root"
-  step 1/3 "mmdebstrap $SUITE with: $PACKAGES (the first build downloads about 300 MB of Debian packages)"
+  step 1/3 "mmdebstrap $SUITE with: $PACKAGES (the first build downloads about 400 MB of Debian packages)"
   hook="bash -c 'IXLAB_CUSTOMIZE=1 . \"\$0\" customize \"\$1\" $uuid' $(realpath "${BASH_SOURCE[0]}") \"\$1\""
   mmdebstrap --mode=root --variant=apt --format=directory --components=main,non-free \
     --include="${PACKAGES// /,}" --customize-hook="$hook" \
