@@ -86,7 +86,12 @@ do_delete() {
   else
     ok "the repository's HTTP server is not running"
   fi
-  if [ -d "$RUN" ]; then rm -f "$RUN/httpd.pid" "$RUN/httpd.log"; rmdir "$RUN" 2>/dev/null || true; changed "removed $RUN"; fi
+  if [ -d "$RUN" ]; then
+    rm -f "$RUN/httpd.pid" "$RUN/httpd.log"
+    # Its parents too when nothing else is in them (another lab's or the sim's directories stay).
+    rmdir "$RUN" "$(dirname "$RUN")" 2>/dev/null || true
+    changed "removed $RUN"
+  fi
   ok "packages stay in the cache ($REPO)"
 }
 
