@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, it } from "node:test";
+import { planKernelBuild } from "../../src/lab/kernel";
+import { Kernel } from "../../src/lab/model";
+import { ROOT } from "../helpers";
 import { describeFailure, parseRoleOutput, roleScript } from "../../src/remote/roles";
 import { tuneFlags } from "../../infra/host";
 
@@ -36,5 +43,37 @@ describe("role runner", () => {
     const host = { name: "dut", role: "dut" as const, ssh: { user: "root", port: 22 }, require: [], packages: [], tuning: { offloads: { sg: true, tso: false }, rings: { rx: 4096 }, irqbalance: false, governor: "performance" } };
     assert.deepEqual(tuneFlags(host), ["--offload", "sg=on,tso=off", "--rings", "rx=4096", "--irqbalance", "off", "--governor", "performance"]);
     assert.deepEqual(tuneFlags({ ...host, tuning: { mtu: 9000 } }), []);
+  });
+});
+
+describe("lab paths reach the kernel-build role whole", () => {
+  it("a clone under a directory with a space builds from its patches and fragments (plan, then the role)", () => {
+    // Before, the plan joined patch and fragment paths with spaces and the role split them again:
+    // "/home/me/My Labs/ixlab/patches/x.patch" became two paths that do not exist.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab space "));
+    try {
+      const src = path.join(root, "src", "linux-0.1");
+      fs.mkdirSync(src, { recursive: true });
+      fs.writeFileSync(path.join(src, "hello.c"), "int main(void) { return 0; }\n");
+      const tarball = path.join(root, "linux-0.1.tar.gz");
+      assert.equal(spawnSync("tar", ["-czf", tarball, "-C", path.join(root, "src"), "linux-0.1"]).status, 0);
+      fs.mkdirSync(path.join(root, "my patches"));
+      fs.writeFileSync(path.join(root, "my patches", "0001-say-hello.patch"),
+        "--- a/hello.c\n+++ b/hello.c\n@@ -1 +1,2 @@\n int main(void) { return 0; }\n+/* patched */\n");
+      fs.mkdirSync(path.join(root, "kernel-configs"));
+      fs.writeFileSync(path.join(root, "kernel-configs", "x.config"), "CONFIG_X=y\n");
+      const kernel: Kernel = {
+        name: "k", for: "guest", source: { type: "tarball", url: "linux-0.1.tar.gz" }, patches: "my patches",
+        config: { base: "tinyconfig", fragments: ["kernel-configs/x.config"] }, cmdline: "", verify: { console: [] },
+        install: { method: "grub", panicSeconds: 10, bootTimeout: 600, rebootOnDestroy: false, purgeOnDestroy: false, features: [] },
+      };
+      const plan = planKernelBuild(kernel, "lab", "stack", root, path.join(root, "cache"), "lab.kernels[0]");
+      const r = spawnSync("bash", [path.join(ROOT, "roles", "kernel-build.sh"), "create", ...plan.args, "--prepare-only"], { encoding: "utf8", env: { ...process.env, IXLAB_ROLE: "kernel-build" } });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /changed: applied 0001-say-hello\.patch/);
+      assert.match(fs.readFileSync(path.join(plan.tree, "hello.c"), "utf8"), /patched/);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
