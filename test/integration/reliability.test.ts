@@ -254,7 +254,9 @@ describe("reliability: faults injected into the sim lab", { timeout: 60 * 60 * 1
       assert.ok(!text.includes("PRIVATE KEY"), `a private key in ${where}`);
       for (const n of needles) assert.ok(!text.includes(n), `the stack's private key in ${where}`);
     }
-    const stale = fs.readdirSync("/tmp").filter((d) => /^ixlab-secret-/.test(d)).filter((d) => !fs.existsSync(`/proc/${d.split("-")[2]}`));
+    const own = `/tmp/ixlab-secret-u${process.getuid!()}`;
+    const secretDirs = [...fs.readdirSync("/tmp"), ...(fs.existsSync(own) ? fs.readdirSync(own) : [])].filter((d) => /^ixlab-secret-\d+-/.test(d));
+    const stale = secretDirs.filter((d) => !fs.existsSync(`/proc/${d.split("-")[2]}`));
     assert.deepEqual(stale, [], "no key material left by a killed process after the next command");
     table.push({ fault: "secrets grep (outputs, state, pulumi and host logs, temp dirs)", times: haystacks.length, outcome: "no private key found", lost: 0 });
   });

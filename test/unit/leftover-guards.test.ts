@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { backendUrl, clearStaleLocks, lockDir } from "../../src/pulumi/locks";
 import { makeSecretDir, sweepSecretDirs } from "../../src/remote/secretDir";
+import { ROOT } from "../helpers";
 
 /** A pid that certainly does not exist any more: a child that has exited. */
 function deadPid(): number {
@@ -57,6 +58,33 @@ describe("secret temp dirs", () => {
       assert.deepEqual(sweepSecretDirs(base), [stale]);
       assert.ok(fs.existsSync(mine), "a live process's dir stays");
       assert.ok(fs.existsSync(unrelated), "only ixlab's secret dirs are touched");
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it("are per user: another user's stale directory in a shared /tmp does not get in the way", () => {
+    // A shared, sticky temp dir as /tmp is; root leaves a stale secret dir there, then user nobody
+    // asks for one. Before, the sweep tried to remove root's directory, failed with EACCES, and so
+    // every key operation of nobody failed.
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-shared-"));
+    try {
+      fs.chmodSync(base, 0o1777);
+      const stale = path.join(base, `ixlab-secret-${deadPid()}-ssh-root`);
+      fs.mkdirSync(stale, { mode: 0o700 });
+      fs.writeFileSync(path.join(stale, "key"), "root's key", { mode: 0o600 });
+      const code = `const s = require(${JSON.stringify(path.join(ROOT, "build", "src", "remote", "secretDir.js"))}); const d = s.makeSecretDir("ssh", ${JSON.stringify(base)}); const st = require("fs").statSync(d); console.log(JSON.stringify({ d, mode: st.mode & 0o777, parentMode: require("fs").statSync(require("path").dirname(d)).mode & 0o777 }));`;
+      const r = spawnSync(process.execPath, ["-e", code], { encoding: "utf8", uid: 65534, gid: 65534 });
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(path.dirname(out.d), path.join(base, "ixlab-secret-u65534"));
+      assert.equal(out.mode, 0o700);
+      assert.equal(out.parentMode, 0o700);
+      assert.ok(fs.existsSync(path.join(stale, "key")), "another user's directory is not touched");
+      // A directory of that name made by someone else first is refused, not used.
+      fs.mkdirSync(path.join(base, "ixlab-secret-u0"), { mode: 0o777 });
+      fs.chownSync(path.join(base, "ixlab-secret-u0"), 65534, 65534);
+      assert.throws(() => makeSecretDir("ssh", base), /ixlab-secret-u0 is not a directory of this user \(uid 0\)/);
     } finally {
       fs.rmSync(base, { recursive: true, force: true });
     }
