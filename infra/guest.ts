@@ -52,6 +52,8 @@ export interface GuestArgs {
   vhostFallback: boolean;
   /** Resources the guest's start must wait for (its kernel's build and boot check). */
   after: pulumi.Resource[];
+  /** Seconds the guest may take to answer SSH (roles/guest.sh's default otherwise): a VM lab's guest is nested. */
+  bootTimeout?: number;
 }
 
 export class Guest extends pulumi.ComponentResource {
@@ -94,6 +96,7 @@ export class Guest extends pulumi.ComponentResource {
         ...(pin.vcpus ? ["--pin-vcpus", pin.vcpus.join(",")] : []),
         ...(pin.vhost !== undefined ? ["--pin-vhost", String(pin.vhost)] : []),
         ...args.variant.qemuArgs.flatMap((a) => ["--qemu-arg", a]),
+        ...(args.bootTimeout ? ["--timeout", String(args.bootTimeout)] : []),
       ]),
       // vhost_net is reloaded only while no guest holds it: a zero-copy change replaces this too, so
       // Pulumi stops the guest before the reload and starts it after.

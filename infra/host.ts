@@ -24,6 +24,11 @@ export interface HostArgs {
 /** What a host that runs guests needs: QEMU, and the guest userland ixlab puts in their initramfs. */
 export const GUEST_HOST_PACKAGES = ["qemu-system-x86", "busybox-static", "dropbear-bin", "openssh-client"];
 
+/** The Debian packages host-packages makes sure of on a host (EXTRA: what runs on it, e.g. guests). */
+export function hostPackages(spec: HostSpec, extra: string[] = []): string[] {
+  return [...new Set([...BASE_PACKAGES, ...extra, ...spec.packages])];
+}
+
 /** The flags of roles/host-tune.sh for what the lab asks; empty when it asks nothing. */
 export function tuneFlags(spec: HostSpec): string[] {
   const t = spec.tuning ?? {};
@@ -75,7 +80,7 @@ export class Host extends pulumi.ComponentResource {
       ...ssh,
       title: `packages on host ${plan.name}`,
       role: "host-packages",
-      args: ["--packages", [...new Set([...BASE_PACKAGES, ...(args.packages ?? []), ...spec.packages])].join(" ")],
+      args: ["--packages", hostPackages(spec, args.packages).join(" ")],
       // Packages stay installed on destroy: other users of the host may need them.
       deletes: false,
     }, { ...parent, dependsOn: [preflight] });

@@ -10,18 +10,24 @@ import { KernelPackages } from "./resources/dynamic";
 import { labTopology } from "../src/lab/topology";
 import { loadLab, resolveSecret } from "./config";
 import { Guest, VhostNet } from "./guest";
-import { GUEST_HOST_PACKAGES, Host } from "./host";
+import { GUEST_HOST_PACKAGES, Host, hostPackages } from "./host";
 import { activeVariant, planGuests } from "../src/lab/guest";
 import { publicKeyOf } from "../src/remote/keys";
 import { Peer } from "./peer";
 import { SimFabric } from "./simFabric";
+import { VmFabric } from "./vmFabric";
+import { netnsSim } from "../src/lab/model";
 
 const lab = loadLab();
 const plan = planLab(lab);
 const stack = pulumi.getStack();
 
-const fabric = lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 const guestPlans = planGuests(lab, plan);
+const extraPackages = (host: string) => (guestPlans.some((g) => g.host === host) ? GUEST_HOST_PACKAGES : []);
+// VM labs: the hosts are VMs on this machine, and from their sshd on everything is a real lab's path.
+const fabric = plan.vm
+  ? new VmFabric("vm", { plan, stack, accel: lab.sim!.accel, packages: [...new Set(lab.hosts.flatMap((h) => hostPackages(h, extraPackages(h.name))))] })
+  : lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 let variant;
 try {
   variant = activeVariant(lab);
@@ -40,7 +46,7 @@ for (const [i, spec] of lab.hosts.entries()) {
     privateKey: keys[spec.name],
     reachableAfter: fabric?.hostReady[spec.name],
     generation: fabric?.hostGeneration[spec.name],
-    packages: guestPlans.some((g) => g.host === spec.name) ? GUEST_HOST_PACKAGES : [],
+    packages: extraPackages(spec.name),
   });
 }
 
@@ -108,7 +114,7 @@ for (const g of guestPlans) {
     image: art.apply((a) => a.artifact),
     imageSha256: art.apply((a) => a.sha256),
   }, { dependsOn: [kernel.build.build, ...host.ready] });
-  vhostNets[g.host] ??= new VhostNet(g.host, { host, privateKey: keys[g.host], zeroCopy: variant.zeroCopy, noLoad: lab.sim !== undefined });
+  vhostNets[g.host] ??= new VhostNet(g.host, { host, privateKey: keys[g.host], zeroCopy: variant.zeroCopy, noLoad: netnsSim(lab) !== undefined });
   guests[g.name] = new Guest(g.name, {
     plan: g,
     host,
@@ -118,7 +124,9 @@ for (const g of guestPlans) {
     variant,
     vhostNet: vhostNets[g.host],
     accel: lab.sim?.accel ?? "auto",
-    vhostFallback: lab.sim !== undefined,
+    vhostFallback: netnsSim(lab) !== undefined,
+    // A VM lab's guest runs nested (TCG inside a TCG VM here): it gets the VMs' boot timeout.
+    bootTimeout: plan.vm?.bootTimeoutSeconds,
     after: [copy, ...(kernel.install ? [kernel.install] : [])],
   });
 }
@@ -129,13 +137,14 @@ const peer = plan.peer
 
 const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.install?.boot ?? pulumi.output(undefined)])])));
 
-const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts])])));
+const vmFacts = fabric instanceof VmFabric ? fabric.vmFacts : {};
+const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts, vmFacts[n] ?? pulumi.output(undefined)])])));
 const guestLive = pulumi.all(Object.fromEntries(Object.entries(guests).map(([n, g]) => [n, pulumi.all([g.facts, g.macvtap, vhostNets[g.hostName].facts])])));
 
 export const topology = pulumi
   .all([hostLive, kernelFacts, guestLive])
   .apply(([live, kf, gl]) => labTopology(lab, plan, stack, {
-    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts]]) => [n, { hostKey, facts }])),
+    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts, vm]]) => [n, { hostKey, facts, vm }])),
     peer: peer?.endpoint,
     kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot }])),
     guests: Object.fromEntries(Object.entries(gl).map(([n, [facts, macvtap, vhostNet]]) => [n, { facts, macvtap, vhostNet }])),

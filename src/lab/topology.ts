@@ -28,6 +28,7 @@ export function planTopology(lab: Lab) {
   return {
     lab: lab.name,
     simulated: lab.sim !== undefined,
+    ...(lab.sim ? { simHosts: lab.sim.hosts } : {}),
     hosts: lab.hosts.map((h) => ({ name: h.name, role: h.role, address: h.address, sshUser: h.ssh.user, sshPort: h.ssh.port, nic: h.nic, require: h.require })),
     links: lab.links.map((l) => ({ name: l.name, a: l.a, b: l.b, speedMbps: l.speedMbps, mtu: l.mtu })),
     variants: lab.variants.map((v) => ({ name: v.name, hostKernel: v.hostKernel, moduleParams: v.moduleParams, vhost: v.vhost, zeroCopy: v.zeroCopy })),
@@ -49,6 +50,8 @@ export function planTopology(lab: Lab) {
 export interface HostLive {
   hostKey: string;
   facts?: Record<string, unknown>;
+  /** A VM lab host: what its QEMU reported (pid, console log, QMP socket, acceleration, boot time). */
+  vm?: Record<string, unknown>;
 }
 
 /** The full topology: the plan plus what the hosts reported. */
@@ -127,6 +130,7 @@ export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: LiveFa
         kernel: facts?.kernelRelease,
         facts,
         ...(h.sim ? { sim: { namespace: h.sim.ns } } : {}),
+        ...(h.vm ? { vm: { cpus: h.vm.cpus, memoryMiB: h.vm.memoryMiB, managementMac: h.vm.mac, nics: h.vm.nics, namespace: plan.vm?.ns, ...live.hosts[h.name]?.vm } } : {}),
       };
     }),
     links: plan.links,
