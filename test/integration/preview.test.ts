@@ -36,7 +36,7 @@ describe("pulumi preview of the sim lab", () => {
     const r = capturePulumi(["preview", "--stack", STACK, "--non-interactive", "--diff"]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /pulumi:pulumi:Stack/);
-    for (const name of ["sim-bridge", "sim-host-dut", "sim-link-wire", "dut-hostkey", "peer-netserver"]) assert.match(r.stdout, new RegExp(`\\+ .*::${name}\\]`), `${name} is to be created`);
+    for (const name of ["sim-bridge", "sim-host-dut", "sim-link-wire", "dut-hostkey", "peer-netserver"]) assert.match(r.stdout, new RegExp(`\\+ [^\\n]*\\(create\\)\\n\\s*\\[urn=[^\\]]*::${name}\\]`), `${name} is to be created`);
     assert.match(r.stdout, /topology/);
     assert.match(r.stdout, new RegExp(`${PREFIX}-dut`), "under the test's own names");
   });

@@ -2,14 +2,14 @@
 // stale stack lock (removed only when its process is gone and was on this machine) and key material
 // in private temp directories (swept once their process is gone).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { backendUrl, clearStaleLocks, lockDir } from "../../src/pulumi/locks";
 import { makeSecretDir, sweepSecretDirs } from "../../src/remote/secretDir";
-import { ROOT } from "../helpers";
+import { claimSimNames, ROOT } from "../helpers";
 
 /** A pid that certainly does not exist any more: a child that has exited. */
 function deadPid(): number {
@@ -88,5 +88,22 @@ describe("secret temp dirs", () => {
     } finally {
       fs.rmSync(base, { recursive: true, force: true });
     }
+  });
+});
+
+describe("sim names claimed by the tests", () => {
+  it("a second test process (another clone's) is refused before anything exists; a dead one's claim is taken over", async () => {
+    // The other clone: a process that claims prefix ixz and network 249, then waits.
+    const code = `require(${JSON.stringify(path.join(ROOT, "build", "test", "helpers.js"))}).claimSimNames("ixz", 249); console.log("claimed"); setInterval(() => {}, 1000);`;
+    const other = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((resolve) => other.stdout!.on("data", (d) => String(d).includes("claimed") && resolve()));
+      assert.throws(() => claimSimNames("ixz", 249), /the sim names ixz-\* and 198\.18\.249\.0\/24 are in use by the tests of another run in this clone \(pid \d+\); namespaces are machine-wide, so run one clone's integration tests at a time \(nothing was created\)/);
+    } finally {
+      other.kill("SIGKILL");
+      await new Promise((resolve) => other.on("exit", resolve));
+    }
+    claimSimNames("ixz", 249); // the killed process's claim is stale now
+    claimSimNames("ixz", 249); // and a second claim by the same process is a no-op
   });
 });
