@@ -345,9 +345,12 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
 function textProblems(data: unknown): Problem[] {
   const problems: Problem[] = [];
   const check = (text: string, at: (string | number)[], what: string) => {
+    // Descriptions are prose for people (topology, reports), never a host's config or command line:
+    // they may span lines; no other control character is allowed in them either.
+    const prose = at[at.length - 1] === "description" && what === "the value";
     // eslint-disable-next-line no-control-regex
-    const m = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(text);
-    if (m) problems.push({ path: at, message: `${what} holds a control character (U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}${m[0] === "\n" ? ", a line break" : m[0] === "\t" ? ", a tab" : ""}) at character ${m.index + 1}; lab values are one line of printable text` });
+    const m = (prose ? /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/ : /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/).exec(text);
+    if (m) problems.push({ path: at, message: `${what} holds a control character (U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}${m[0] === "\n" ? ", a line break" : m[0] === "\t" ? ", a tab" : ""}) at character ${m.index + 1}; ${prose ? "a description is printable text (line breaks and tabs allowed)" : "lab values are one line of printable text"}` });
     else if (text.length > MAX_TEXT) problems.push({ path: at, message: `${what} is ${text.length} characters long; at most ${MAX_TEXT}` });
   };
   const walk = (node: unknown, at: (string | number)[]) => {
