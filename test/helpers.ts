@@ -92,8 +92,8 @@ export function simTestStack(stack: string, prefix: string, n: number, edit: (te
  * Without GUEST, the lab has no guest and no kernel (the hosts, the wire and the peer only).
  */
 export function vmTestStack(stack: string, prefix: string, n: number, opts: { guest?: boolean } = {}): string {
-  /* eslint-disable @typescript-eslint/no-var-requires */
-  const fs = require("node:fs") as typeof import("node:fs");
+  useTestBackend();
+  claimSimNames(prefix, n);
   let text = fs
     .readFileSync(path.join(ROOT, "Pulumi.vmlab.yaml"), "utf8")
     .replace(/^encryptionsalt:.*$/m, "")
