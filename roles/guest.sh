@@ -132,7 +132,10 @@ echo "IXLAB-GUEST-READY release=$(uname -r)"
 while :; do sleep 3600; done
 EOF
   chmod 0755 "$root/init"
-  (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 >"$DIR/initrd.gz.tmp"
+  # The archive holds the guest's SSH host private key: private (0600) from the moment it exists.
+  # (A leftover .tmp of an older role, world-readable, is removed first: `>` would keep its mode.)
+  rm -f "$DIR/initrd.gz.tmp"
+  (umask 077 && cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet | gzip -1 >"$DIR/initrd.gz.tmp")
   mv "$DIR/initrd.gz.tmp" "$DIR/initrd.gz"
 }
 

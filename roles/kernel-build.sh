@@ -6,12 +6,14 @@
 # rebuilds incrementally.
 #   kernel-build.sh create|check|delete --key K --out DIR --tree DIR
 #       (--source-tarball FILE | --git-url URL|PATH --git-ref REF --git-commit SHA)
-#       [--prepare-only] [--patches "P1 P2..."] [--base tinyconfig|defconfig|allnoconfig|running|FILE]
-#       [--fragments "F1 F2..."] [--localversion -x] [--target bzImage|deb] [--jobs N] [--ccache DIR]
+#       [--prepare-only] [--patch FILE]... [--base tinyconfig|defconfig|allnoconfig|running|FILE]
+#       [--fragment FILE]... [--localversion -x] [--target bzImage|deb] [--jobs N] [--ccache DIR]
+# --patch and --fragment repeat, one path each, in order: paths stay whole (a clone under a
+# directory with a space in its name builds like any other).
 [ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 opt_key="" opt_out="" opt_tree="" opt_source_tarball="" opt_base=defconfig opt_target=bzImage
-opt_patches="" opt_fragments="" opt_localversion="" opt_jobs="" opt_ccache=""
+opt_patch=() opt_fragment=() opt_localversion="" opt_jobs="" opt_ccache=""
 opt_git_url="" opt_git_ref="" opt_git_commit="" opt_prepare_only=""
 
 built() { [ -f "$opt_out/.complete" ] && [ "$(cat "$opt_out/.complete")" = "$opt_key" ]; }
@@ -24,7 +26,7 @@ prepare_tree() {
 prepare_tarball_tree() {
   local identity tarball p
   tarball=$(sha256sum "$opt_source_tarball" | cut -d' ' -f1)
-  identity=$({ echo "$tarball"; for p in $opt_patches; do sha256sum "$p" | cut -d' ' -f1; done; } | sha256sum | cut -d' ' -f1)
+  identity=$({ echo "$tarball"; for p in "${opt_patch[@]}"; do sha256sum "$p" | cut -d' ' -f1; done; } | sha256sum | cut -d' ' -f1)
   if [ -f "$opt_tree/.ixlab-source" ] && [ "$(cat "$opt_tree/.ixlab-source")" = "$identity" ]; then
     ok "build tree $opt_tree has this source and patch series"
     # A tree from before patches were recorded: these are the ones it has.
@@ -43,7 +45,7 @@ prepare_tarball_tree() {
     echo "$tarball" >"$opt_tree/.ixlab-tarball"
   fi
   mkdir -p "$opt_tree/.ixlab-applied"
-  for p in $opt_patches; do
+  for p in "${opt_patch[@]}"; do
     if ! patch -d "$opt_tree" -p1 --forward --batch --no-backup-if-mismatch -r "$opt_tree/.rejected" <"$p" >"$opt_tree/.patch.log" 2>&1; then
       local why
       why=$(grep -E 'FAILED|malformed|can.t find file|Reversed' "$opt_tree/.patch.log" | head -5 | tr '\n' ' ')
@@ -61,7 +63,7 @@ prepare_tarball_tree() {
 record_applied() {
   local p n=0
   mkdir -p "$opt_tree/.ixlab-applied"
-  for p in $opt_patches; do cp "$p" "$opt_tree/.ixlab-applied/$(printf '%04d' "$n")-$(basename "$p")"; n=$((n + 1)); done
+  for p in "${opt_patch[@]}"; do cp "$p" "$opt_tree/.ixlab-applied/$(printf '%04d' "$n")-$(basename "$p")"; n=$((n + 1)); done
   sha256sum "$opt_source_tarball" | cut -d' ' -f1 >"$opt_tree/.ixlab-tarball"
 }
 
@@ -95,7 +97,7 @@ tgit() {
 # leave, so the checkout removes them.
 prepare_git_tree() {
   local identity p head
-  identity=$({ echo "git:$opt_git_commit"; for p in $opt_patches; do sha256sum "$p" | cut -d' ' -f1; done; } | sha256sum | cut -d' ' -f1)
+  identity=$({ echo "git:$opt_git_commit"; for p in "${opt_patch[@]}"; do sha256sum "$p" | cut -d' ' -f1; done; } | sha256sum | cut -d' ' -f1)
   if [ -d "$opt_tree/.git" ] && [ -f "$opt_tree/.git/ixlab-source" ] && [ ! -d "$opt_tree/.git/rebase-apply" ] &&
     [ "$(cat "$opt_tree/.git/ixlab-source")" = "$identity $(tgit rev-parse HEAD 2>/dev/null)" ] &&
     tgit diff --quiet HEAD -- 2>/dev/null; then
@@ -125,7 +127,7 @@ prepare_git_tree() {
   fi
   tgit checkout -q -f --detach "$opt_git_commit"
   changed "checked out ${opt_git_commit:0:12} ($opt_git_ref), tracked files reset"
-  for p in $opt_patches; do git_am "$p"; done
+  for p in "${opt_patch[@]}"; do git_am "$p"; done
   head=$(tgit rev-parse HEAD)
   echo "$identity $head" >"$opt_tree/.git/ixlab-source"
 }
@@ -165,7 +167,7 @@ base_config() {
 # the dependency Kconfig gives for it, so "why is VHOST_NET gone" has its answer in the error.
 verify_config() {
   local frag line opt want have where deps dropped=()
-  for frag in $opt_fragments; do
+  for frag in "${opt_fragment[@]}"; do
     while IFS= read -r line; do
       if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
         opt=${BASH_REMATCH[1]} want="$opt=${BASH_REMATCH[2]}"
@@ -192,15 +194,13 @@ verify_config() {
     printf '  %s\n' "${dropped[@]}" >&2
     exit 1
   fi
-  # shellcheck disable=SC2086 # a space-separated list of repository paths
-  ok "all $(cat $opt_fragments /dev/null | grep -cE '^(CONFIG_|# CONFIG_)') fragment option(s) present in the final .config"
+  ok "all $(cat "${opt_fragment[@]}" /dev/null | grep -cE '^(CONFIG_|# CONFIG_)') fragment option(s) present in the final .config"
 }
 
 configure() {
   base_config
-  if [ -n "$opt_fragments" ]; then
-    # shellcheck disable=SC2086 # fragments are a space-separated list of repository paths
-    (cd "$opt_tree" && KCONFIG_CONFIG=.config scripts/kconfig/merge_config.sh -m -O . .config $opt_fragments >/dev/null)
+  if [ ${#opt_fragment[@]} -gt 0 ]; then
+    (cd "$opt_tree" && KCONFIG_CONFIG=.config scripts/kconfig/merge_config.sh -m -O . .config "${opt_fragment[@]}" >/dev/null)
   fi
   "$opt_tree/scripts/config" --file "$opt_tree/.config" --set-str LOCALVERSION "$opt_localversion" --disable LOCALVERSION_AUTO
   make -C "$opt_tree" -s olddefconfig >/dev/null
@@ -277,7 +277,7 @@ do_delete() {
 }
 
 main() {
-  parse_args "create check delete" "key out tree source-tarball git-url git-ref git-commit prepare-only! patches base fragments localversion target jobs ccache" "$@"
+  parse_args "create check delete" "key out tree source-tarball git-url git-ref git-commit prepare-only! patch+ base fragment+ localversion target jobs ccache" "$@"
   need_flags key out
   [[ $opt_key =~ ^[0-9a-f]{16,64}$ ]] || usage_error "--key must be a hex digest"
   if [ "$ACTION" != delete ]; then
@@ -291,7 +291,7 @@ main() {
       [ -f "$opt_source_tarball" ] || usage_error "--source-tarball $opt_source_tarball does not exist"
     fi
     local f
-    for f in $opt_patches $opt_fragments; do [ -f "$f" ] || usage_error "$f does not exist"; done
+    for f in "${opt_patch[@]}" "${opt_fragment[@]}"; do [ -f "$f" ] || usage_error "$f does not exist"; done
     [[ $opt_target =~ ^(bzImage|deb)$ ]] || usage_error "--target must be bzImage or deb"
   fi
   run_action

@@ -442,7 +442,10 @@ main() {
   [[ $opt_release =~ ^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$ ]] || usage_error "--release '$opt_release' is not a kernel release (letters, digits, . _ + ~ -)"
   case $opt_method in grub | kexec) ;; *) usage_error "--method '$opt_method' is not grub or kexec" ;; esac
   [[ $opt_panic =~ ^[1-9][0-9]{0,3}$ ]] || usage_error "--panic '$opt_panic' must be a number of seconds (1-9999)"
-  [[ $opt_cmdline =~ ^[^\'\"\\\`$\;\&\|\<\>]*$ ]] || usage_error "--cmdline may not hold quotes, \\, \`, \$, ;, &, |, < or >"
+  # The command line becomes part of a GRUB script line: a line break or brace would end it and start
+  # GRUB commands of the caller's choosing; the rest is GRUB's (and a shell's) quoting.
+  [[ $opt_cmdline =~ ^[^\'\"\\\`$\;\&\|\<\>{}[:cntrl:]]*$ ]] ||
+    usage_error "--cmdline may not hold control characters (line breaks, tabs), quotes, \\, \`, \$, ;, &, |, <, >, { or }"
   for f in "${opt_package[@]}"; do [[ $f == *.deb ]] || usage_error "--package '$f' is not a .deb file"; done
   for f in "${opt_feature[@]}"; do [[ $f == /* ]] || usage_error "--feature '$f' is not an absolute path"; done
   [ "$ACTION" != create ] || [ ${#opt_package[@]} -gt 0 ] || usage_error "create needs at least one --package"

@@ -1,17 +1,79 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import { repoRoot } from "../src/paths";
 
 export const ROOT = repoRoot();
 export const fixture = (...p: string[]) => path.join(ROOT, "test", "fixtures", ...p);
 
 /**
+ * Where the tests keep Pulumi state: a backend of their own, never the user's (PULUMI_BACKEND_URL, or
+ * .ixlab/state with the sim stack `npm run demo` leaves up), so no test can read or change a stack
+ * the user owns, whatever its name. Every pulumi and ixlab the tests start inherits it.
+ */
+export const TEST_STATE = path.join(ROOT, ".ixlab", "test-state");
+export function useTestBackend(): void {
+  fs.mkdirSync(TEST_STATE, { recursive: true });
+  process.env.PULUMI_BACKEND_URL = pathToFileURL(TEST_STATE).href;
+}
+
+/** The pid's start time (clock ticks since boot), so a reused pid is not taken for the process. */
+function startTime(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").pop()!.split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Namespaces, links, /run/ixlab/<prefix>-* and the 198.18.N / 198.19.N networks are machine-wide,
+ * and every clone's tests use the same prefixes: a test claims its names for as long as its process
+ * runs, and one whose names another live test process holds (another clone's, or a second run of
+ * this one) stops with that clone's path before anything is created. A claim of a process that is
+ * gone is taken over.
+ */
+export function claimSimNames(prefix: string, n: number): void {
+  for (const name of [`prefix-${prefix}`, `net-${n}`]) {
+    const dir = path.join(os.tmpdir(), `ixlab-test-claim-${name}`);
+    const me = { pid: process.pid, start: startTime(process.pid), root: ROOT };
+    for (let attempt = 0; ; attempt++) {
+      // The claim appears whole (made aside, then renamed into place), so a reader never sees it half-written.
+      const draft = fs.mkdtempSync(`${dir}.draft-`);
+      fs.writeFileSync(path.join(draft, "owner.json"), JSON.stringify(me));
+      try {
+        fs.renameSync(draft, dir);
+        process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+        break;
+      } catch (e) {
+        fs.rmSync(draft, { recursive: true, force: true });
+        if (!["EEXIST", "ENOTEMPTY"].includes((e as NodeJS.ErrnoException).code ?? "") || attempt > 2) throw e;
+        let owner: { pid?: number; start?: string; root?: string } = {};
+        try {
+          owner = JSON.parse(fs.readFileSync(path.join(dir, "owner.json"), "utf8"));
+        } catch {
+          /* being written, or torn: judged by its pid below */
+        }
+        if (owner.pid === process.pid) break;
+        if (owner.pid !== undefined && startTime(owner.pid) === owner.start && owner.start !== undefined) {
+          throw new Error(`the sim names ${prefix}-* and 198.18.${n}.0/24 are in use by the tests of ${owner.root === ROOT ? "another run in this clone" : `the clone ${owner.root}`} (pid ${owner.pid}); namespaces are machine-wide, so run one clone's integration tests at a time (nothing was created)`);
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+/**
  * Writes Pulumi.STACK.yaml (git-ignored): the sim lab under its own names and addresses, so a test's
  * lab never touches the sim stack or another test's: interface prefix PREFIX, management network
- * 198.18.N.0/24 and data network 198.19.N.0/24. EDIT changes the text further.
+ * 198.18.N.0/24 and data network 198.19.N.0/24, in the tests' own backend, with its names claimed
+ * on this machine. EDIT changes the text further.
  */
 export function simTestStack(stack: string, prefix: string, n: number, edit: (text: string) => string = (t) => t): string {
-  /* eslint-disable @typescript-eslint/no-var-requires */
-  const fs = require("node:fs") as typeof import("node:fs");
+  useTestBackend();
+  claimSimNames(prefix, n);
   const text = fs
     .readFileSync(path.join(ROOT, "Pulumi.sim.yaml"), "utf8")
     .replace(/^encryptionsalt:.*$/m, "")
@@ -30,8 +92,8 @@ export function simTestStack(stack: string, prefix: string, n: number, edit: (te
  * Without GUEST, the lab has no guest and no kernel (the hosts, the wire and the peer only).
  */
 export function vmTestStack(stack: string, prefix: string, n: number, opts: { guest?: boolean } = {}): string {
-  /* eslint-disable @typescript-eslint/no-var-requires */
-  const fs = require("node:fs") as typeof import("node:fs");
+  useTestBackend();
+  claimSimNames(prefix, n);
   let text = fs
     .readFileSync(path.join(ROOT, "Pulumi.vmlab.yaml"), "utf8")
     .replace(/^encryptionsalt:.*$/m, "")

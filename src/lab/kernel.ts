@@ -169,8 +169,9 @@ export function planKernelBuild(k: Kernel, labName: string, stack: string, root:
     ...(source.git ? ["--git-url", source.git.url, "--git-ref", source.git.ref, "--git-commit", source.git.commit] : ["--source-tarball", source.tarball as string]),
     "--base", base, "--target", target, "--localversion", k.localversion ?? "",
     "--ccache", path.join(cache, "kernels", "ccache"),
-    ...(patches.length ? ["--patches", patches.join(" ")] : []),
-    ...(fragments.length ? ["--fragments", fragments.join(" ")] : []),
+    // One flag per path, so a path with a space stays one path down to the role.
+    ...patches.flatMap((p) => ["--patch", p]),
+    ...fragments.flatMap((f) => ["--fragment", f]),
   ];
   return { name: k.name, key, target, sourceTarball: source.tarball, git: source.git, sourceIdentity: source.identity, patches, series, fragments, base, localversion: k.localversion ?? "", out, tree, args };
 }

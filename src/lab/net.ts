@@ -20,7 +20,8 @@ export function numberToIpv4(n: number): string {
 
 /** Parses "198.19.0.1/24"; undefined when it is not an IPv4 address with a prefix length. */
 export function parseCidr(text: string): Cidr | undefined {
-  const m = /^([0-9.]+)\/([0-9]{1,2})$/.exec(text.trim());
+  // Not trimmed: the text goes to `ip addr add` as written.
+  const m = /^([0-9.]+)\/([0-9]{1,2})$/.exec(text);
   if (!m) return undefined;
   const n = ipv4ToNumber(m[1]);
   const prefix = Number(m[2]);
@@ -53,3 +54,18 @@ export function isHostAddress(text: string): boolean {
 
 /** The benchmark range RFC 2544 sets aside; the only addresses the sim and tests may use. */
 export const BENCHMARK_RANGE = parseCidr("198.18.0.0/15") as Cidr;
+
+/** Whether two networks share any address (one lies inside the other, for CIDRs). */
+export function cidrOverlap(a: Cidr, b: Cidr): boolean {
+  return cidrWithin(a, b) || cidrWithin(b, a);
+}
+
+/** The host part of an address in its network: 0 is the network address, all ones the broadcast. */
+export function hostPart(c: Cidr): { value: number; max: number } {
+  return { value: (ipv4ToNumber(c.address) as number) - c.network, max: 2 ** (32 - c.prefix) - 1 };
+}
+
+/** A MAC whose first byte has the group bit set (multicast, broadcast): never a NIC's own address. */
+export function isMulticastMac(mac: string): boolean {
+  return (parseInt(mac.slice(0, 2), 16) & 1) === 1;
+}

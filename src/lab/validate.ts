@@ -3,12 +3,13 @@
 // simulated lab can do). Every problem is reported, each as `lab.<path>: <what was expected>`.
 import Ajv2020, { ErrorObject } from "ajv/dist/2020";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import schema from "./lab.schema.json";
 import { isRemoteGitUrl, KernelPlanError, resolveGitRef } from "./kernel";
 import { Lab, LabSpec } from "./model";
 import { DEFAULT_SIM_NIC, GUEST_MGMT_NET } from "./plan";
-import { BENCHMARK_RANGE, Cidr, cidrContains, cidrWithin, isHostAddress, parseCidr } from "./net";
+import { BENCHMARK_RANGE, Cidr, cidrContains, cidrOverlap, cidrWithin, hostPart, ipv4ToNumber, isHostAddress, isMulticastMac, numberToIpv4, parseCidr } from "./net";
 import { parseDuration, parseSize } from "./units";
 
 export interface Problem {
@@ -28,11 +29,21 @@ const MIN_DURATION_S = 1;
 const MAX_DURATION_S = 3600;
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const MIN_GUEST_MIB = 64;
+/** 1 TiB: more than any guest of a networking bench needs, and a bound on what a typo can ask for. */
+const MAX_GUEST_MIB = 1024 * 1024;
+/** The kernel's largest NR_CPUS (x86-64): CPU numbers above it exist on no host. */
+const MAX_CPU = 8191;
+/** Longest text value in a lab; lists and counts have their own bounds in the schema. */
+const MAX_TEXT = 4096;
+/** Problems reported at most: a huge broken list gives a screenful, not a million lines. */
+const MAX_PROBLEMS = 50;
+/** Linux's interface name limit (IFNAMSIZ - 1). */
+const IFNAME_MAX = 15;
 
 let compiled: ReturnType<Ajv2020["compile"]> | undefined;
 function schemaValidator() {
   if (!compiled) {
-    const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+    const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
     compiled = ajv.compile(schema);
   }
   return compiled;
@@ -41,7 +52,7 @@ function schemaValidator() {
 /** `lab.guests[0].host` from ["guests", 0, "host"]. */
 export function formatPath(segments: (string | number)[]): string {
   return segments.reduce<string>(
-    (acc, s) => (typeof s === "number" ? `${acc}[${s}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? `${acc}.${s}` : `${acc}["${s}"]`),
+    (acc, s) => (typeof s === "number" ? `${acc}[${s}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? `${acc}.${s}` : `${acc}[${JSON.stringify(s)}]`),
     "lab",
   );
 }
@@ -59,17 +70,8 @@ function pointerToPath(pointer: string): (string | number)[] {
     .map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s));
 }
 
-function schemaAt(pointer: string): Record<string, unknown> | undefined {
-  // Resolves "#/$defs/host/properties/role" style schema paths so messages can quote descriptions.
-  let node: unknown = schema;
-  for (const part of pointerToPath(pointer.replace(/^#/, ""))) {
-    if (node && typeof node === "object") node = (node as Record<string | number, unknown>)[part];
-    else return undefined;
-  }
-  return node && typeof node === "object" ? (node as Record<string, unknown>) : undefined;
-}
-
 function closest(word: string, candidates: string[]): string | undefined {
+  if (word.length > 64) return undefined; // no hint for a long word: the distance costs its length squared
   const distance = (a: string, b: string): number => {
     const row = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
@@ -98,14 +100,20 @@ function describe(value: unknown): string {
 
 function schemaProblem(e: ErrorObject, data: unknown): Problem | undefined {
   const at = pointerToPath(e.instancePath);
-  const parentSchema = schemaAt(e.schemaPath.split("/").slice(0, -1).join("/"));
+  // The schema object the keyword sits in (ajv's verbose mode), for its description and field names;
+  // schemaPath is relative to whichever $ref it went through, so it cannot be looked up from the root.
+  const parentSchema = e.parentSchema as Record<string, unknown> | undefined;
   const value = at.reduce<unknown>((node, k) => (node as Record<string | number, unknown> | undefined)?.[k], data);
   switch (e.keyword) {
     case "additionalProperties": {
+      // Named at its own full path, so the line is the field's and the path says which object.
       const field = (e.params as { additionalProperty: string }).additionalProperty;
       const known = Object.keys((parentSchema?.properties as object) ?? {});
+      if (at.includes("moduleParams")) {
+        return { path: [...at, field], message: `is not a module parameter ixlab applies (it applies vhost_net.experimental_zcopytx); a parameter it does not apply would change nothing, so it is refused` };
+      }
       const hint = closest(field, known);
-      return { path: at, message: `unknown field "${field}"${hint ? ` (did you mean "${hint}"?)` : ""}; expected one of ${known.join(", ")}` };
+      return { path: [...at, field], message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ""}; expected one of ${known.join(", ")}${at.length ? ` in ${formatPath(at)}` : ""}` };
     }
     case "required":
       return { path: at, message: `missing required field "${(e.params as { missingProperty: string }).missingProperty}"` };
@@ -145,7 +153,9 @@ function duplicates<T>(items: T[], key: (t: T) => string | undefined): Map<strin
   items.forEach((item, i) => {
     const k = key(item);
     if (k === undefined) return;
-    seen.set(k, [...(seen.get(k) ?? []), i]);
+    const at = seen.get(k);
+    if (at) at.push(i);
+    else seen.set(k, [i]);
   });
   return new Map([...seen].filter(([, idx]) => idx.length > 1));
 }
@@ -184,11 +194,9 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
     if (h.ssh.key === undefined && !spec.sim) add(["hosts", i, "ssh"], `missing required field "key" (where the SSH private key comes from: { env: NAME } or { secret: NAME })`);
     if (h.vm && !spec.sim) add(["hosts", i, "vm"], `applies only to VM lab hosts (sim.hosts: vm)`);
   });
-  for (const [addr, idx] of duplicates(spec.hosts, (h) => h.address)) {
+  // IPv4 duplicates, with guests and sim-assigned addresses, are networkProblems' job; names are not.
+  for (const [addr, idx] of duplicates(spec.hosts, (h) => (h.address !== undefined && ipv4ToNumber(h.address) === undefined ? h.address.toLowerCase() : undefined))) {
     add(["hosts", idx[1], "address"], `"${addr}" is already the address of lab.hosts[${idx[0]}]`);
-  }
-  for (const [addr, idx] of duplicates(spec.hosts, (h) => (h.nic?.address ? h.nic.address.split("/")[0] : undefined))) {
-    add(["hosts", idx[1], "nic", "address"], `"${addr}" is already the data address of lab.hosts[${idx[0]}]`);
   }
 
   // Links: ends resolve, one link per NIC.
@@ -238,10 +246,16 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
         add(["kernels", i, ...e.field.split(".")], e.detail as string);
       }
     }
+    const credentials = s.url === undefined ? undefined : urlCredentials(s.url);
+    if (credentials) add(["kernels", i, "source", "url"], `holds ${credentials}; it would be kept in plain text in resource inputs, previews and logs: use an SSH key or a git credential helper, and a URL without them`);
+    const patchesOut = k.patches === undefined ? undefined : outsideRepository(k.patches, opts.baseDir);
+    if (patchesOut) add(["kernels", i, "patches"], `${patchesOut}; a patch series is part of the repository (a path relative to its root)`);
+    const fragmentsOut = k.config.fragments.map((f) => outsideRepository(f, opts.baseDir));
+    fragmentsOut.forEach((why, j) => why && add(["kernels", i, "config", "fragments", j], `${why}; config fragments are part of the repository (kernel-configs/...)`));
     if (opts.baseDir) {
-      if (k.patches !== undefined && !fs.existsSync(path.resolve(opts.baseDir, k.patches))) add(["kernels", i, "patches"], `${k.patches} does not exist (paths are relative to the repository root)`);
+      if (k.patches !== undefined && !patchesOut && !fs.existsSync(path.resolve(opts.baseDir, k.patches))) add(["kernels", i, "patches"], `${k.patches} does not exist (paths are relative to the repository root)`);
       k.config.fragments.forEach((f, j) => {
-        if (!fs.existsSync(path.resolve(opts.baseDir as string, f))) add(["kernels", i, "config", "fragments", j], `${f} does not exist`);
+        if (!fragmentsOut[j] && !fs.existsSync(path.resolve(opts.baseDir as string, f))) add(["kernels", i, "config", "fragments", j], `${f} does not exist`);
       });
       const base = k.config.base;
       if (!["defconfig", "tinyconfig", "running", "allnoconfig"].includes(base) && !fs.existsSync(path.resolve(opts.baseDir, base))) {
@@ -281,6 +295,7 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
     const mib = (parseSize(g.memory) ?? 0) / (1024 * 1024);
     if (parseSize(g.memory) === undefined) add(["guests", i, "memory"], `${describe(g.memory)} is not a size like 512M or 2G`);
     else if (mib < MIN_GUEST_MIB || !Number.isInteger(mib)) add(["guests", i, "memory"], `${describe(g.memory)} must be a whole number of MiB, at least ${MIN_GUEST_MIB}M`);
+    else if (mib > MAX_GUEST_MIB) add(["guests", i, "memory"], `${describe(g.memory)} is more than the 1T a guest may have`);
     if (g.pin?.vcpus && g.pin.vcpus.length !== g.vcpus) add(["guests", i, "pin", "vcpus"], `lists ${g.pin.vcpus.length} CPU(s) for ${g.vcpus} vCPU(s); give one per vCPU`);
     if (g.address !== undefined && !parseCidr(g.address)) add(["guests", i, "address"], `"${g.address}" is not an IPv4 address with prefix length, e.g. 198.19.0.10/24`);
     if (g.address !== undefined && parseCidr(g.address) && cidrContains(parseCidr(GUEST_MGMT_NET)!, g.address.split("/")[0])) add(["guests", i, "address"], `${g.address} is inside ${GUEST_MGMT_NET}, the network of the guest's own management NIC`);
@@ -298,9 +313,12 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
     else if (bytes > MAX_MESSAGE_BYTES) add(["bench", "sizes", i], `${describe(s)} is larger than netperf's useful maximum of 16M`);
     return bytes;
   });
+  const firstOfSize = new Map<number, number>();
   sizes.forEach((bytes, i) => {
-    const first = sizes.indexOf(bytes);
-    if (bytes !== undefined && first !== i) add(["bench", "sizes", i], `${describe(b.sizes[i])} is the same size as lab.bench.sizes[${first}]`);
+    if (bytes === undefined) return;
+    const first = firstOfSize.get(bytes);
+    if (first === undefined) firstOfSize.set(bytes, i);
+    else add(["bench", "sizes", i], `${describe(b.sizes[i])} is the same size as lab.bench.sizes[${first}]`);
   });
   const seconds = parseDuration(b.duration);
   if (seconds === undefined) add(["bench", "duration"], `${describe(b.duration)} is not a duration like 120, 90s or 2m`);
@@ -314,8 +332,211 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
   }
   if (spec.guests.length > 0 && spec.variants.length === 0) add(["variants"], `a lab with guests needs at least one variant`);
 
+  problems.push(...networkProblems(spec), ...nameAndCpuProblems(spec));
   if (spec.sim) problems.push(...simProblems(spec));
   return problems;
+}
+
+/**
+ * Text that reaches host files and command lines: one line of printable characters, of bounded
+ * length. Walks the lab as given (keys too), before the schema, so a line break is named as such
+ * wherever it is; linear in the size of the lab.
+ */
+function textProblems(data: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const check = (text: string, at: (string | number)[], what: string) => {
+    // Descriptions are prose for people (topology, reports), never a host's config or command line:
+    // they may span lines; no other control character is allowed in them either.
+    const prose = at[at.length - 1] === "description" && what === "the value";
+    // eslint-disable-next-line no-control-regex
+    const m = (prose ? /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/ : /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/).exec(text);
+    if (m) problems.push({ path: at, message: `${what} holds a control character (U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}${m[0] === "\n" ? ", a line break" : m[0] === "\t" ? ", a tab" : ""}) at character ${m.index + 1}; ${prose ? "a description is printable text (line breaks and tabs allowed)" : "lab values are one line of printable text"}` });
+    else if (text.length > MAX_TEXT) problems.push({ path: at, message: `${what} is ${text.length} characters long; at most ${MAX_TEXT}` });
+  };
+  const walk = (node: unknown, at: (string | number)[]) => {
+    if (typeof node === "string") check(node, at, "the value");
+    else if (Array.isArray(node)) node.forEach((x, i) => walk(x, [...at, i]));
+    else if (node && typeof node === "object") {
+      for (const [k, v] of Object.entries(node)) {
+        check(k, at, `the field name ${JSON.stringify(k.slice(0, 40))}`);
+        walk(v, [...at, k]);
+      }
+    }
+  };
+  walk(data, []);
+  return problems;
+}
+
+/** Every IPv4 address a lab uses, as given or as the sim hands it out, with who uses it. */
+interface AddressUse {
+  path: (string | number)[];
+  address: string;
+  /** How the owner is named in a message, e.g. "the data address of lab.hosts[0]". */
+  owner: string;
+  /** Given in the file (reported), or assigned by the sim (only ever the earlier use). */
+  given: boolean;
+}
+
+/** The data CIDR of each host (given, or the one the sim plans), by host index. */
+function hostDataCidrs(spec: LabSpec): (Cidr | undefined)[] {
+  const data = spec.sim ? parseCidr(spec.sim.dataNet) : undefined;
+  return spec.hosts.map((h, i) => {
+    if (h.nic?.address) return parseCidr(h.nic.address);
+    if (!data) return undefined;
+    return parseCidr(`${numberToIpv4(data.network + 1 + i)}/${data.prefix}`);
+  });
+}
+
+/** Addresses, subnets, wires and MTUs: what `ip` would accept but the lab could not use. */
+function networkProblems(spec: LabSpec): Problem[] {
+  const problems: Problem[] = [];
+  const add = (p: (string | number)[], message: string) => problems.push({ path: p, message });
+  const sim = spec.sim;
+  const mgmt = sim ? parseCidr(sim.managementNet) : undefined;
+  const dataNet = sim ? parseCidr(sim.dataNet) : undefined;
+  const hostCidrs = hostDataCidrs(spec);
+  const hostIndex = new Map<string, number>();
+  spec.hosts.forEach((h, i) => hostIndex.has(h.name) || hostIndex.set(h.name, i));
+
+  // One address, one owner. Sim-assigned addresses go first, so a given one that takes the place of
+  // one the sim hands out is the one reported.
+  const uses: AddressUse[] = [];
+  if (mgmt) uses.push({ path: ["sim", "managementNet"], address: numberToIpv4(mgmt.network + 1), owner: "the address of the sim's bridge (first of sim.managementNet)", given: false });
+  spec.hosts.forEach((h, i) => {
+    if (mgmt && h.address === undefined) uses.push({ path: ["hosts", i], address: numberToIpv4(mgmt.network + 10 + i), owner: `the management address the sim gives lab.hosts[${i}]`, given: false });
+    if (dataNet && !h.nic?.address && hostCidrs[i]) uses.push({ path: ["hosts", i], address: hostCidrs[i]!.address, owner: `the data address the sim gives lab.hosts[${i}]`, given: false });
+  });
+  spec.guests.forEach((g, i) => {
+    if (dataNet && g.address === undefined) uses.push({ path: ["guests", i], address: numberToIpv4(dataNet.network + 10 + i), owner: `the address the sim gives lab.guests[${i}]`, given: false });
+  });
+  spec.hosts.forEach((h, i) => {
+    if (h.address !== undefined && ipv4ToNumber(h.address) !== undefined) uses.push({ path: ["hosts", i, "address"], address: h.address, owner: `the address of lab.hosts[${i}]`, given: true });
+    if (h.nic?.address && parseCidr(h.nic.address)) uses.push({ path: ["hosts", i, "nic", "address"], address: parseCidr(h.nic.address)!.address, owner: `the data address of lab.hosts[${i}]`, given: true });
+  });
+  spec.guests.forEach((g, i) => {
+    if (g.address !== undefined && parseCidr(g.address)) uses.push({ path: ["guests", i, "address"], address: parseCidr(g.address)!.address, owner: `the address of lab.guests[${i}]`, given: true });
+  });
+  const owners = new Map<string, AddressUse>();
+  for (const u of uses) {
+    const first = owners.get(u.address);
+    if (!first) owners.set(u.address, u);
+    else if (u.given) add(u.path, `"${u.address}" is already ${first.owner}`);
+    else if (first.given) add(first.path, `"${u.address}" is ${u.owner}; pick another address`);
+  }
+
+  // Network and broadcast addresses name a subnet, not a host.
+  const hostAddress = (c: Cidr | undefined, at: (string | number)[], text: string) => {
+    if (!c || c.prefix > 30) return;
+    const { value, max } = hostPart(c);
+    const net = `${numberToIpv4(c.network)}/${c.prefix}`;
+    if (value === 0) add(at, `${text} is the network address of ${net}; use an address inside it, e.g. ${numberToIpv4(c.network + 1)}/${c.prefix}`);
+    else if (value === max) add(at, `${text} is the broadcast address of ${net}; use an address inside it, e.g. ${numberToIpv4(c.network + 1)}/${c.prefix}`);
+  };
+  spec.hosts.forEach((h, i) => h.nic?.address && hostAddress(parseCidr(h.nic.address), ["hosts", i, "nic", "address"], h.nic.address));
+  spec.guests.forEach((g, i) => g.address && hostAddress(parseCidr(g.address), ["guests", i, "address"], g.address));
+
+  // A wire is one subnet: both ends, and the guests on its hosts, in it.
+  const subnet = (c: Cidr) => `${numberToIpv4(c.network)}/${c.prefix}`;
+  const linkNets: { i: number; net: Cidr }[] = [];
+  spec.links.forEach((l, i) => {
+    const ia = hostIndex.get(l.a.host);
+    const ib = hostIndex.get(l.b.host);
+    if (ia === undefined || ib === undefined || ia === ib) return;
+    const a = hostCidrs[ia];
+    const b = hostCidrs[ib];
+    if (a && b && (a.network !== b.network || a.prefix !== b.prefix)) {
+      add(["links", i], `its ends are on different subnets: host "${l.a.host}" has ${a.address}/${a.prefix} (${subnet(a)}), host "${l.b.host}" has ${b.address}/${b.prefix} (${subnet(b)}); a wire is one subnet`);
+    } else if (a) linkNets.push({ i, net: a });
+    for (const [end, hi] of [["a", ia], ["b", ib]] as const) {
+      const mtu = spec.hosts[hi].tuning?.mtu;
+      if (mtu !== undefined && mtu !== l.mtu) add(["hosts", hi, "tuning", "mtu"], `${mtu} differs from the MTU of lab.links[${i}] (${l.mtu}), which host "${l[end].host}" is an end of; give the MTU once, on the link`);
+    }
+  });
+  if (!sim) {
+    // Sorted by first address, two wires overlap when one starts before an earlier one ends.
+    const sorted = [...linkNets].sort((x, y) => x.net.network - y.net.network);
+    let reach: { i: number; net: Cidr; end: number } | undefined;
+    for (const x of sorted) {
+      const end = x.net.network + 2 ** (32 - x.net.prefix);
+      if (reach && x.net.network < reach.end) add(["links", x.i], `its subnet ${subnet(x.net)} overlaps the subnet ${subnet(reach.net)} of lab.links[${reach.i}]; give each wire its own subnet`);
+      if (!reach || end > reach.end) reach = { ...x, end };
+    }
+  }
+  spec.guests.forEach((g, i) => {
+    const hi = hostIndex.get(g.host);
+    const c = g.address !== undefined ? parseCidr(g.address) : undefined;
+    const hc = hi === undefined ? undefined : hostCidrs[hi];
+    if (!c || !hc) return;
+    if (dataNet && !cidrContains(dataNet, c.address)) return; // reported as outside sim.dataNet
+    if (!cidrContains(hc, c.address) || c.prefix !== hc.prefix) add(["guests", i, "address"], `${g.address} is outside the subnet of its host's wire: host "${g.host}" has ${hc.address}/${hc.prefix} (${subnet(hc)}); the guest's macvtap is on that wire`);
+  });
+  return problems;
+}
+
+/** Names that must stay apart after Linux cuts interface names to 15 characters, and CPUs. */
+function nameAndCpuProblems(spec: LabSpec): Problem[] {
+  const problems: Problem[] = [];
+  const add = (p: (string | number)[], message: string) => problems.push({ path: p, message });
+  const prefix = spec.sim?.prefix ?? "ixl";
+  const hostNames = new Map<string, number>();
+  spec.hosts.forEach((h, i) => hostNames.has(h.name) || hostNames.set(h.name, i));
+  const ifnames = new Map<string, string>();
+  if (spec.sim) spec.hosts.forEach((h, i) => ifnames.set(`${prefix}-${h.name}`.slice(0, IFNAME_MAX), `sim host lab.hosts[${i}]'s namespace and link`));
+  spec.guests.forEach((g, i) => {
+    const h = hostNames.get(g.name);
+    if (h !== undefined) add(["guests", i, "name"], `"${g.name}" is already the name of lab.hosts[${h}]; guests and hosts share one set of names (ixlab ssh NAME, the topology)`);
+    const full = `${prefix}-${g.name}`;
+    const ifname = full.slice(0, IFNAME_MAX);
+    const prior = ifnames.get(ifname);
+    if (prior) add(["guests", i, "name"], `"${g.name}" makes the interface name "${ifname}"${full.length > IFNAME_MAX ? ` (${full} cut to Linux's ${IFNAME_MAX} characters)` : ""}, the same as ${prior}'s; shorten or rename one of them`);
+    else ifnames.set(ifname, `lab.guests[${i}]`);
+    if (g.macvtap.mac && (isMulticastMac(g.macvtap.mac) || /^(00:){5}00$/.test(g.macvtap.mac))) {
+      add(["guests", i, "macvtap", "mac"], `"${g.macvtap.mac}" is ${/^(00:){5}00$/.test(g.macvtap.mac) ? "the all-zero MAC" : "a multicast MAC (the lowest bit of its first byte is set)"}; a NIC needs a unicast MAC, e.g. 52:54:00:12:34:56`);
+    }
+  });
+
+  // CPUs: a range the host-tune role walks must be bounded and in order; a sim pins on this machine.
+  const cpus = spec.sim ? os.cpus().length : MAX_CPU + 1;
+  const where = spec.sim ? `this machine has CPUs 0-${cpus - 1} (a sim pins on it)` : `no host has CPUs above ${MAX_CPU}`;
+  spec.hosts.forEach((h, i) => {
+    const list = h.tuning?.irqAffinity;
+    if (list === undefined) return;
+    list.split(",").forEach((part) => {
+      const [lo, hi = lo] = part.split("-").map(Number);
+      if (hi < lo) add(["hosts", i, "tuning", "irqAffinity"], `"${part}" is a range that runs backwards; write ${hi}-${lo}`);
+      else if (hi > MAX_CPU) add(["hosts", i, "tuning", "irqAffinity"], `CPU ${hi} does not exist: ${where}`);
+    });
+  });
+  spec.guests.forEach((g, i) => {
+    (g.pin?.vcpus ?? []).forEach((c, j) => c >= cpus && add(["guests", i, "pin", "vcpus", j], `CPU ${c} does not exist: ${where}`));
+    if (g.pin?.vhost !== undefined && g.pin.vhost >= cpus) add(["guests", i, "pin", "vhost"], `CPU ${g.pin.vhost} does not exist: ${where}`);
+  });
+  return problems;
+}
+
+/** A path inside the repository as written (no absolute path, no `..` out of it) and as it resolves (no symlink out of it). */
+function outsideRepository(p: string, baseDir: string | undefined): string | undefined {
+  if (path.isAbsolute(p)) return `${p} is an absolute path`;
+  const root = baseDir ?? "/repo";
+  const rel = path.relative(root, path.resolve(root, p));
+  if (rel === ".." || rel.startsWith(`..${path.sep}`)) return `${p} leads out of the repository`;
+  if (!baseDir) return undefined;
+  try {
+    const real = path.relative(fs.realpathSync(baseDir), fs.realpathSync(path.resolve(baseDir, p)));
+    if (real === ".." || real.startsWith(`..${path.sep}`) || path.isAbsolute(real)) return `${p} is a symbolic link to a file outside the repository`;
+  } catch {
+    return undefined; // a missing file is reported as missing
+  }
+  return undefined;
+}
+
+/** A URL with a user name and password or token in it: git prints it, and it lands in resource inputs. */
+function urlCredentials(url: string): string | undefined {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)@/i.exec(url);
+  if (!m) return undefined;
+  if (m[2].includes(":")) return "a user name and password";
+  // ssh://git@host is a login name; over http(s) the name is where tokens go.
+  return /^https?$/i.test(m[1]) ? "a user name or token" : undefined;
 }
 
 /** What a simulated lab cannot honestly do on one machine: it refuses these rather than fake them. */
@@ -406,15 +627,24 @@ function derive(spec: LabSpec): Lab {
 export function validateLab(input: unknown, opts: ValidateOptions = {}): Validation {
   if (input === undefined || input === null) return { ok: false, problems: [{ path: [], message: "is missing: set the stack config key ixlab:lab" }] };
   const data = structuredClone(input);
+  const text = textProblems(data);
+  const textAt = new Set(text.map((p) => formatPath(p.path)));
   const validate = schemaValidator();
   if (!validate(data)) {
-    const problems = (validate.errors ?? []).map((e) => schemaProblem(e, data)).filter((p): p is Problem => p !== undefined);
-    return { ok: false, problems: dedupe([...problems, ...bestEffortSemantic(data as LabSpec, opts, problems)]) };
+    // A value with a line break also fails its pattern; the line break is the better message.
+    const problems = [...text, ...capped((validate.errors ?? []).map((e) => schemaProblem(e, data)).filter((p): p is Problem => p !== undefined && !textAt.has(formatPath(p.path))))];
+    return { ok: false, problems: capped(dedupe([...problems, ...bestEffortSemantic(data as LabSpec, opts, problems)])) };
   }
   const spec = data as LabSpec;
-  const problems = semanticProblems(spec, opts);
-  if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
+  const problems = [...text, ...semanticProblems(spec, opts).filter((p) => !textAt.has(formatPath(p.path)))];
+  if (problems.length > 0) return { ok: false, problems: capped(dedupe(problems)) };
   return { ok: true, lab: derive(spec) };
+}
+
+/** At most MAX_PROBLEMS problems, the last one saying how many more there were. */
+function capped(problems: Problem[]): Problem[] {
+  if (problems.length <= MAX_PROBLEMS) return problems;
+  return [...problems.slice(0, MAX_PROBLEMS - 1), { path: [], message: `${problems.length - MAX_PROBLEMS + 1} more problem(s) not shown; fix the ones above first` }];
 }
 
 /**
@@ -429,10 +659,16 @@ function bestEffortSemantic(spec: LabSpec, opts: ValidateOptions, schemaProblems
   } catch {
     return [];
   }
-  const reported = schemaProblems.map((p) => formatPath(p.path));
+  // A rule's problem is left out when the schema reported its path, an ancestor or a descendant of it.
+  const reported = new Set<string>();
+  const ancestorsReported = new Set<string>();
+  for (const p of schemaProblems) {
+    reported.add(formatPath(p.path));
+    for (let n = 0; n < p.path.length; n++) ancestorsReported.add(formatPath(p.path.slice(0, n)));
+  }
   return extra.filter((p) => {
-    const at = formatPath(p.path);
-    return !reported.some((r) => at === r || at.startsWith(r + ".") || at.startsWith(r + "[") || r.startsWith(at + ".") || r.startsWith(at + "["));
+    for (let n = 0; n <= p.path.length; n++) if (reported.has(formatPath(p.path.slice(0, n)))) return false;
+    return !ancestorsReported.has(formatPath(p.path));
   });
 }
 

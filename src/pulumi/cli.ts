@@ -4,10 +4,14 @@ import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { repoRoot } from "../paths";
 
-/** The command line that runs pulumi in ixlab's environment (for callers that manage the process). */
-export function pulumiCommand(args: string[]): [string, string[]] {
-  const env = path.join(repoRoot(), "scripts", "env.sh");
-  return ["bash", ["-c", `source "${env}" && exec "$@"`, "ixlab-pulumi", "pulumi", ...args]];
+/**
+ * The command line that runs pulumi in ixlab's environment (for callers that manage the process).
+ * The script is a constant: env.sh's path travels as an argument, so a clone in a directory whose
+ * name holds `$(...)`, quotes or spaces runs nothing but pulumi.
+ */
+export function pulumiCommand(args: string[], root = repoRoot()): [string, string[]] {
+  const env = path.join(root, "scripts", "env.sh");
+  return ["bash", ["-c", 'source "$1" && shift && exec "$@"', "ixlab-pulumi", env, "pulumi", ...args]];
 }
 
 /** Runs pulumi with the terminal attached; resolves to its exit code. */

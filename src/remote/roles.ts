@@ -101,12 +101,29 @@ export async function withSshFiles<T>(target: Extract<Target, { kind: "ssh" }>, 
 }
 
 /**
+ * What a role or ssh inherits from ixlab's environment: what finds programs, names the user and the
+ * locale, and the few settings roles read; never the rest, which holds the stack's passphrase
+ * (PULUMI_CONFIG_PASSPHRASE), CI secrets (a BMC password) and whatever a .env file defined, and
+ * which `make` in a kernel build, QEMU or a remote shell would otherwise all see.
+ */
+const ROLE_ENV = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "TMPDIR",
+  "IXLAB_STATE_DIR", "IXLAB_SYS_ROOT", "IXLAB_CACHE", "CCACHE_DIR"];
+/** Local roles also fetch git sources: the proxy settings and the SSH agent's socket (not its keys). */
+const LOCAL_ROLE_ENV = [...ROLE_ENV, "SSH_AUTH_SOCK", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"];
+
+export function minimalEnv(extra: NodeJS.ProcessEnv = {}, keep = ROLE_ENV, from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of keep) if (from[k] !== undefined) env[k] = from[k];
+  return { ...env, ...extra };
+}
+
+/**
  * Runs CMD with INPUT on its stdin (a string, or a file streamed from disk) and collects its output;
  * resolves with the exit code (128 when killed by a signal).
  */
 export function runProcess(cmd: string, args: string[], input: string | { file: string } | undefined, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env });
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? minimalEnv() });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -146,7 +163,7 @@ export function roleCommandLine(role: string, action: string, args: string[]): s
 export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = repoRoot()): Promise<RoleResult> {
   let r: { code: number; stdout: string; stderr: string };
   if (target.kind === "local") {
-    r = await runProcess("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, { ...process.env, IXLAB_ROLE: role });
+    r = await runProcess("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, minimalEnv({ IXLAB_ROLE: role }, LOCAL_ROLE_ENV));
   } else {
     if (!creds) throw new Error(`host ${target.host}: no SSH credentials`);
     r = await withSshFiles(target, creds, (key, knownHosts) => runProcess("ssh", [...sshArgs(target, key, knownHosts), roleCommandLine(role, action, args)], roleScript(role, root)));

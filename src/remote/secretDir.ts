@@ -1,7 +1,9 @@
 // Private temp directories for key material (an SSH private key while ssh runs, a key being
-// generated). Each is 0700, named after the process that made it, and removed when its work is
+// generated). Each is 0700, named after the process that made it, inside a directory of the user's
+// own (ixlab-secret-u<uid>, 0700, checked to be theirs and not a link), and removed when its work is
 // done. A process killed outright (SIGKILL) cannot remove its own, so every new one first sweeps
-// those whose process is gone: a key never outlives the next ixlab command on this machine.
+// those of the user's processes that are gone: a key never outlives the user's next ixlab command.
+// Another user's directories are never looked into, so what they left cannot get in the way.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -18,6 +20,25 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+function uid(): number {
+  return typeof process.getuid === "function" ? process.getuid() : 0;
+}
+
+/** The user's own directory under BASE, made 0700 if absent; refused if someone else made it. */
+export function userSecretBase(base = os.tmpdir()): string {
+  const dir = path.join(base, `ixlab-secret-u${uid()}`);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const st = fs.lstatSync(dir);
+  // In a shared /tmp another user could have made it first, to read keys put into it.
+  if (!st.isDirectory() || st.uid !== uid()) throw new Error(`${dir} is not a directory of this user (uid ${uid()}); remove it or set TMPDIR to a private directory`);
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  return dir;
+}
+
 /** Removes secret dirs left in BASE by processes that no longer exist; returns what it removed. */
 export function sweepSecretDirs(base = os.tmpdir(), isAlive = processAlive): string[] {
   const removed: string[] = [];
@@ -30,14 +51,23 @@ export function sweepSecretDirs(base = os.tmpdir(), isAlive = processAlive): str
   for (const name of names) {
     const m = PATTERN.exec(name);
     if (!m || isAlive(Number(m[1]))) continue;
-    fs.rmSync(path.join(base, name), { recursive: true, force: true });
-    removed.push(path.join(base, name));
+    const p = path.join(base, name);
+    try {
+      // Only the user's own: one of another user's cannot be removed, and is not ours to judge.
+      if (fs.lstatSync(p).uid !== uid()) continue;
+      fs.rmSync(p, { recursive: true, force: true });
+      removed.push(p);
+    } catch {
+      // Gone meanwhile, or not removable: the next sweep tries again; the new directory is unaffected.
+    }
   }
   return removed;
 }
 
 /** A new private directory for KIND (e.g. "ssh"), after sweeping stale ones. */
 export function makeSecretDir(kind: string, base = os.tmpdir()): string {
-  sweepSecretDirs(base);
-  return fs.mkdtempSync(path.join(base, `ixlab-secret-${process.pid}-${kind}-`));
+  const own = userSecretBase(base);
+  sweepSecretDirs(own);
+  sweepSecretDirs(base); // directories of the layout before the per-user one
+  return fs.mkdtempSync(path.join(own, `ixlab-secret-${process.pid}-${kind}-`));
 }

@@ -9,7 +9,7 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ROOT, simTestStack } from "../helpers";
+import { ROOT, simTestStack, TEST_STATE } from "../helpers";
 import { leftovers } from "../leftovers";
 
 const STACK = "reltest";
@@ -244,7 +244,7 @@ describe("reliability: faults injected into the sim lab", { timeout: 60 * 60 * 1
     const needles = Object.values(keys).map((k) => k.split("\n")[1]).filter(Boolean);
     assert.ok(needles.length > 0 && needles.every((n) => n.length > 40));
     const outputs = ixlab("stack", "output", "--json").stdout;
-    const stateFile = path.join(ROOT, ".ixlab", "state", ".pulumi", "stacks", "ixlab", `${STACK}.json`);
+    const stateFile = path.join(TEST_STATE, ".pulumi", "stacks", "ixlab", `${STACK}.json`);
     const haystacks: [string, string][] = [["stack outputs", outputs], ["state file", fs.readFileSync(stateFile, "utf8")], ["pulumi logs", logs.join("\n")]];
     for (const dir of [`/run/ixlab/${PREFIX}-dut`, `/run/ixlab/${PREFIX}-peer`]) {
       const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.isFile() ? [path.join(d, e.name)] : []));
@@ -254,7 +254,9 @@ describe("reliability: faults injected into the sim lab", { timeout: 60 * 60 * 1
       assert.ok(!text.includes("PRIVATE KEY"), `a private key in ${where}`);
       for (const n of needles) assert.ok(!text.includes(n), `the stack's private key in ${where}`);
     }
-    const stale = fs.readdirSync("/tmp").filter((d) => /^ixlab-secret-/.test(d)).filter((d) => !fs.existsSync(`/proc/${d.split("-")[2]}`));
+    const own = `/tmp/ixlab-secret-u${process.getuid!()}`;
+    const secretDirs = [...fs.readdirSync("/tmp"), ...(fs.existsSync(own) ? fs.readdirSync(own) : [])].filter((d) => /^ixlab-secret-\d+-/.test(d));
+    const stale = secretDirs.filter((d) => !fs.existsSync(`/proc/${d.split("-")[2]}`));
     assert.deepEqual(stale, [], "no key material left by a killed process after the next command");
     table.push({ fault: "secrets grep (outputs, state, pulumi and host logs, temp dirs)", times: haystacks.length, outcome: "no private key found", lost: 0 });
   });

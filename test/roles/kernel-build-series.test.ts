@@ -22,7 +22,7 @@ function sh(cmd: string, args: string[], cwd = work) {
 const tree = path.join(work, "tree");
 function prepare(patches: string[]) {
   const r = spawnSync("bash", [path.join(ROOT, "roles", "kernel-build.sh"), "create", "--key", "c".repeat(32), "--out", path.join(work, "out"), "--tree", tree,
-    "--source-tarball", path.join(work, "src.tar.xz"), "--prepare-only", ...(patches.length ? ["--patches", patches.join(" ")] : [])], { encoding: "utf8" });
+    "--source-tarball", path.join(work, "src.tar.xz"), "--prepare-only", ...patches.flatMap((p) => ["--patch", p])], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   return r.stdout + r.stderr;
 }

@@ -22,7 +22,7 @@ describe("kernel-build role", () => {
 
   it("stops at the first patch that does not apply, naming it and its rejected hunk", () => {
     const r = build("--key", "a".repeat(32), "--out", path.join(work, "out-a"), "--tree", path.join(work, "tree-a"), "--source-tarball", SOURCE,
-      "--patches", `${path.join(ROOT, "patches/sim-demo/0001-init-say-that-the-ixlab-demo-series-is-applied.patch")} ${fixture("kernel", "does-not-apply.patch")}`);
+      "--patch", path.join(ROOT, "patches/sim-demo/0001-init-say-that-the-ixlab-demo-series-is-applied.patch"), "--patch", fixture("kernel", "does-not-apply.patch"));
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /changed: applied 0001-init-say-that-the-ixlab-demo-series-is-applied\.patch/);
     assert.match(r.stderr, /kernel-build: error: patch does-not-apply\.patch does not apply: .*FAILED.*rejected hunks: .*This line is not in the source/s);
@@ -31,7 +31,7 @@ describe("kernel-build role", () => {
 
   it("names an option olddefconfig dropped, with the dependency Kconfig gives", () => {
     const r = build("--key", "b".repeat(32), "--out", path.join(work, "out-b"), "--tree", path.join(work, "tree-b"), "--source-tarball", SOURCE,
-      "--base", "tinyconfig", "--fragments", fixture("kernel", "vhost-on-tinyconfig.config"));
+      "--base", "tinyconfig", "--fragment", fixture("kernel", "vhost-on-tinyconfig.config"));
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /1 option\(s\) a fragment set were dropped by olddefconfig/);
     assert.match(r.stderr, /CONFIG_VHOST_NET=y \(from vhost-on-tinyconfig\.config\) became 'unset'; drivers\/vhost\/Kconfig: depends on .*EVENTFD/);

@@ -360,6 +360,18 @@ describe("kernel-install against a made-up host root", () => {
     const noPkg = role(root, "create", ["--release", NEW]);
     assert.equal(noPkg.status, 2, show(noPkg));
   });
+
+  it("refuses a --cmdline that would add lines to the GRUB configuration, and writes nothing", () => {
+    // A newline in the command line used to end the linux line and start a boot entry of its own.
+    for (const cmdline of ["quiet\n}\nmenuentry 'evil' --id evil {\n\tlinux /boot/evil", "quiet\rmitigations=off", "a\tb", "quiet } x", "x{y"]) {
+      const root = makeRoot({ saved: PREV });
+      const before = snapshot(root);
+      const r = role(root, "create", [...args(), "--cmdline", cmdline]);
+      assert.equal(r.status, 2, `${JSON.stringify(cmdline)}: ${show(r)}`);
+      assert.match(r.stderr, /--cmdline may not hold/);
+      assert.deepEqual(snapshot(root), before, "nothing written");
+    }
+  });
 });
 
 // --- against a sim host: the copy with its on-host checksum, and the wait for SSH -------------------

@@ -30,7 +30,7 @@ describe("IXLAB_SERIES", () => {
     assert.equal(p2.key, whole.key, "the last prefix is the stack's own build");
     assert.equal(p0.tree, whole.tree, "every prefix builds in the kept tree");
     assert.deepEqual(p0.series, whole.patches);
-    assert.ok(!p0.args.includes("--patches"));
+    assert.ok(!p0.args.includes("--patch"));
     assert.throws(() => plan(3), /IXLAB_SERIES: kernel guest's series has 2 patch\(es\), not 3/);
   });
 });

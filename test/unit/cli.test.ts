@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { fixture, ROOT } from "../helpers";
+import { pulumiCommand } from "../../src/pulumi/cli";
 
 function ixlab(...args: string[]) {
   const r = spawnSync(path.join(ROOT, "bin", "ixlab"), args, { cwd: ROOT, encoding: "utf8" });
@@ -66,5 +67,26 @@ describe("ixlab validate", () => {
     assert.equal(r.status, 0);
     assert.match(r.stdout, /Examples:\n\s+ixlab validate --stack sim/);
     assert.match(ixlab("--help").stdout, /validate/);
+  });
+});
+
+describe("pulumi in ixlab's environment", () => {
+  it("runs only pulumi from a clone whose path holds $(...), quotes and spaces", () => {
+    // A made-up clone: its env.sh puts a stand-in pulumi on PATH. Before, the path was pasted into a
+    // `bash -c` script, so the $(touch ...) in the directory name ran.
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-clone-"));
+    const pwned = path.join(base, "pwned");
+    const root = path.join(base, `a $(touch ${pwned}) "b" 'c' \`touch ${pwned}\``);
+    fs.mkdirSync(path.join(root, "scripts"), { recursive: true });
+    fs.mkdirSync(path.join(base, "bin"));
+    fs.writeFileSync(path.join(base, "bin", "pulumi"), '#!/bin/sh\necho "pulumi ran with: $*"\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(root, "scripts", "env.sh"), `export PATH=${JSON.stringify(path.join(base, "bin"))}:"$PATH"\n`);
+    const [cmd, argv] = pulumiCommand(["stack", "ls", "--json"], root);
+    assert.ok(!argv[1].includes(root), "the script text holds no path");
+    const r = spawnSync(cmd, argv, { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "pulumi ran with: stack ls --json\n");
+    assert.ok(!fs.existsSync(pwned), "nothing in the path ran");
+    fs.rmSync(base, { recursive: true, force: true });
   });
 });

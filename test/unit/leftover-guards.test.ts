@@ -2,13 +2,14 @@
 // stale stack lock (removed only when its process is gone and was on this machine) and key material
 // in private temp directories (swept once their process is gone).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { backendUrl, clearStaleLocks, lockDir } from "../../src/pulumi/locks";
 import { makeSecretDir, sweepSecretDirs } from "../../src/remote/secretDir";
+import { claimSimNames, ROOT } from "../helpers";
 
 /** A pid that certainly does not exist any more: a child that has exited. */
 function deadPid(): number {
@@ -60,5 +61,49 @@ describe("secret temp dirs", () => {
     } finally {
       fs.rmSync(base, { recursive: true, force: true });
     }
+  });
+
+  it("are per user: another user's stale directory in a shared /tmp does not get in the way", () => {
+    // A shared, sticky temp dir as /tmp is; root leaves a stale secret dir there, then user nobody
+    // asks for one. Before, the sweep tried to remove root's directory, failed with EACCES, and so
+    // every key operation of nobody failed.
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-shared-"));
+    try {
+      fs.chmodSync(base, 0o1777);
+      const stale = path.join(base, `ixlab-secret-${deadPid()}-ssh-root`);
+      fs.mkdirSync(stale, { mode: 0o700 });
+      fs.writeFileSync(path.join(stale, "key"), "root's key", { mode: 0o600 });
+      const code = `const s = require(${JSON.stringify(path.join(ROOT, "build", "src", "remote", "secretDir.js"))}); const d = s.makeSecretDir("ssh", ${JSON.stringify(base)}); const st = require("fs").statSync(d); console.log(JSON.stringify({ d, mode: st.mode & 0o777, parentMode: require("fs").statSync(require("path").dirname(d)).mode & 0o777 }));`;
+      const r = spawnSync(process.execPath, ["-e", code], { encoding: "utf8", uid: 65534, gid: 65534 });
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(path.dirname(out.d), path.join(base, "ixlab-secret-u65534"));
+      assert.equal(out.mode, 0o700);
+      assert.equal(out.parentMode, 0o700);
+      assert.ok(fs.existsSync(path.join(stale, "key")), "another user's directory is not touched");
+      // A directory of that name made by someone else first is refused, not used.
+      fs.mkdirSync(path.join(base, "ixlab-secret-u0"), { mode: 0o777 });
+      fs.chownSync(path.join(base, "ixlab-secret-u0"), 65534, 65534);
+      assert.throws(() => makeSecretDir("ssh", base), /ixlab-secret-u0 is not a directory of this user \(uid 0\)/);
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("sim names claimed by the tests", () => {
+  it("a second test process (another clone's) is refused before anything exists; a dead one's claim is taken over", async () => {
+    // The other clone: a process that claims prefix ixz and network 249, then waits.
+    const code = `require(${JSON.stringify(path.join(ROOT, "build", "test", "helpers.js"))}).claimSimNames("ixz", 249); console.log("claimed"); setInterval(() => {}, 1000);`;
+    const other = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((resolve) => other.stdout!.on("data", (d) => String(d).includes("claimed") && resolve()));
+      assert.throws(() => claimSimNames("ixz", 249), /the sim names ixz-\* and 198\.18\.249\.0\/24 are in use by the tests of another run in this clone \(pid \d+\); namespaces are machine-wide, so run one clone's integration tests at a time \(nothing was created\)/);
+    } finally {
+      other.kill("SIGKILL");
+      await new Promise((resolve) => other.on("exit", resolve));
+    }
+    claimSimNames("ixz", 249); // the killed process's claim is stale now
+    claimSimNames("ixz", 249); // and a second claim by the same process is a no-op
   });
 });

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, it } from "node:test";
-import { describeFailure, parseRoleOutput, roleScript } from "../../src/remote/roles";
+import { planKernelBuild } from "../../src/lab/kernel";
+import { Kernel } from "../../src/lab/model";
+import { ROOT } from "../helpers";
+import { describeFailure, parseRoleOutput, roleScript, runRole } from "../../src/remote/roles";
 import { tuneFlags } from "../../infra/hostNetwork";
 
 const target = { kind: "ssh" as const, host: "dut", address: "198.18.0.10", port: 22, user: "root" };
@@ -36,5 +43,87 @@ describe("role runner", () => {
     const host = { name: "dut", role: "dut" as const, ssh: { user: "root", port: 22 }, require: [], packages: [], tuning: { offloads: { sg: true, tso: false }, rings: { rx: 4096 }, irqbalance: false, governor: "performance" } };
     assert.deepEqual(tuneFlags(host), ["--offload", "sg=on,tso=off", "--rings", "rx=4096", "--irqbalance", "off", "--governor", "performance"]);
     assert.deepEqual(tuneFlags({ ...host, tuning: { mtu: 9000 } }), []);
+  });
+});
+
+describe("lab paths reach the kernel-build role whole", () => {
+  it("a clone under a directory with a space builds from its patches and fragments (plan, then the role)", () => {
+    // Before, the plan joined patch and fragment paths with spaces and the role split them again:
+    // "/home/me/My Labs/ixlab/patches/x.patch" became two paths that do not exist.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab space "));
+    try {
+      const src = path.join(root, "src", "linux-0.1");
+      fs.mkdirSync(src, { recursive: true });
+      fs.writeFileSync(path.join(src, "hello.c"), "int main(void) { return 0; }\n");
+      const tarball = path.join(root, "linux-0.1.tar.gz");
+      assert.equal(spawnSync("tar", ["-czf", tarball, "-C", path.join(root, "src"), "linux-0.1"]).status, 0);
+      fs.mkdirSync(path.join(root, "my patches"));
+      fs.writeFileSync(path.join(root, "my patches", "0001-say-hello.patch"),
+        "--- a/hello.c\n+++ b/hello.c\n@@ -1 +1,2 @@\n int main(void) { return 0; }\n+/* patched */\n");
+      fs.mkdirSync(path.join(root, "kernel-configs"));
+      fs.writeFileSync(path.join(root, "kernel-configs", "x.config"), "CONFIG_X=y\n");
+      const kernel: Kernel = {
+        name: "k", for: "guest", source: { type: "tarball", url: "linux-0.1.tar.gz" }, patches: "my patches",
+        config: { base: "tinyconfig", fragments: ["kernel-configs/x.config"] }, cmdline: "", verify: { console: [] },
+        install: { method: "grub", panicSeconds: 10, bootTimeout: 600, rebootOnDestroy: false, purgeOnDestroy: false, features: [] },
+      };
+      const plan = planKernelBuild(kernel, "lab", "stack", root, path.join(root, "cache"), "lab.kernels[0]");
+      const r = spawnSync("bash", [path.join(ROOT, "roles", "kernel-build.sh"), "create", ...plan.args, "--prepare-only"], { encoding: "utf8", env: { ...process.env, IXLAB_ROLE: "kernel-build" } });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /changed: applied 0001-say-hello\.patch/);
+      assert.match(fs.readFileSync(path.join(plan.tree, "hello.c"), "utf8"), /patched/);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("private files on hosts", () => {
+  it("the guest's initramfs, which holds its SSH host private key, is 0600 from the moment it exists", () => {
+    // Runs the guest role's own build_initramfs (the role minus its main) under a umask of 022.
+    // Before, the archive was written world-readable (0644), host key inside.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-initrd-"));
+    try {
+      const script = `umask 022; . ${JSON.stringify(path.join(ROOT, "roles", "lib.sh"))}; ` +
+        `eval "$(sed '/^main "\\$@"/d' ${JSON.stringify(path.join(ROOT, "roles", "guest.sh"))})"; ` +
+        `DIR=$1; opt_guest=vm1; opt_mac=52:54:00:12:34:56; opt_address=198.19.250.10/24; opt_authorized_key='ssh-ed25519 AAAAtest'; ` +
+        `MGMT_MAC=$(mgmt_mac); ensure_host_key >/dev/null; printf 'stale' >"$DIR/initrd.gz.tmp"; chmod 0644 "$DIR/initrd.gz.tmp"; build_initramfs; stat -c %a "$DIR/initrd.gz"`;
+      const r = spawnSync("bash", ["-c", script, "guest-test", dir], { encoding: "utf8", env: { ...process.env, IXLAB_ROLE: "guest" } });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal(r.stdout.trim().split("\n").pop(), "600");
+      const listing = spawnSync("bash", ["-c", 'gzip -dc "$1" | cpio -t --quiet', "list", path.join(dir, "initrd.gz")], { encoding: "utf8" });
+      assert.match(listing.stdout, /^etc\/dropbear\/hostkey$/m, "the archive does hold the host key");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("what roles inherit", () => {
+  it("a local role and ssh see a minimal environment: no passphrase, no BMC password, no .env secrets", async () => {
+    // Before, both inherited ixlab's whole environment: `make` in a kernel build saw
+    // PULUMI_CONFIG_PASSPHRASE, and in CI the BMC password.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-env-"));
+    const saved = { ...process.env };
+    try {
+      fs.mkdirSync(path.join(root, "roles"));
+      fs.copyFileSync(path.join(ROOT, "roles", "lib.sh"), path.join(root, "roles", "lib.sh"));
+      fs.writeFileSync(path.join(root, "roles", "envdump.sh"), '. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"\nenv\n');
+      fs.mkdirSync(path.join(root, "bin"));
+      fs.writeFileSync(path.join(root, "bin", "ssh"), "#!/bin/sh\nenv\n", { mode: 0o755 });
+      Object.assign(process.env, { PULUMI_CONFIG_PASSPHRASE: "stack-passphrase", LAB_BMC_PASSWORD: "bmc-secret", LAB_SSH_KEY: "key-text", PATH: `${path.join(root, "bin")}:${process.env.PATH}` });
+      const local = await runRole({ kind: "local" }, undefined, "envdump", "create", [], root);
+      assert.equal(local.code, 0, local.stderr);
+      const remote = await runRole(target, { privateKey: "not a key" }, "envdump", "create", [], root);
+      for (const [where, out] of [["local role", local.stdout], ["ssh", remote.stdout]]) {
+        assert.match(out, /^PATH=/m, `${where} has PATH`);
+        for (const secret of ["stack-passphrase", "bmc-secret", "key-text"]) assert.ok(!out.includes(secret), `${where} sees ${secret}:\n${out}`);
+      }
+      assert.match(local.stdout, /^IXLAB_ROLE=envdump$/m);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -89,3 +89,15 @@ describe("schema", () => {
   });
   it("the sim stack file parses as plain YAML too", () => assert.ok(parse(fs.readFileSync(`${ROOT}/Pulumi.sim.yaml`, "utf8")).config["ixlab:lab"]));
 });
+
+describe("text in lab values", () => {
+  const host = { name: "a", role: "peer", address: "192.0.2.1", ssh: { key: { env: "K" } } };
+  it("a description may span lines; nothing that reaches a host may, and no escape sequence anywhere", () => {
+    assert.ok(validateLab({ name: "x", description: "two\nlines\tand a tab", hosts: [host] }).ok);
+    const esc = validateLab({ name: "x", description: "\u001b[2Jcleared", hosts: [host] });
+    assert.ok(!esc.ok && /control character \(U\+001B\) at character 1; a description is printable text/.test(esc.problems[0].message));
+    const nl = validateLab({ name: "x", hosts: [{ ...host, nic: { name: "eth1", driver: "ixgbe\nx" } }] });
+    assert.ok(!nl.ok);
+    assert.deepEqual(nl.problems.map((p) => p.path.join(".")), ["hosts.0.nic.driver"], "one line, the line break's, not the pattern's as well");
+  });
+});
