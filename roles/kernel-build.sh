@@ -13,7 +13,7 @@
 [ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 opt_key="" opt_out="" opt_tree="" opt_source_tarball="" opt_base=defconfig opt_target=bzImage
-opt_patch=() opt_fragment=() opt_localversion="" opt_jobs="" opt_ccache=""
+opt_patch=() opt_fragment=() opt_patches="" opt_fragments="" opt_localversion="" opt_jobs="" opt_ccache=""
 opt_git_url="" opt_git_ref="" opt_git_commit="" opt_prepare_only=""
 
 built() { [ -f "$opt_out/.complete" ] && [ "$(cat "$opt_out/.complete")" = "$opt_key" ]; }
@@ -277,7 +277,12 @@ do_delete() {
 }
 
 main() {
-  parse_args "create check delete" "key out tree source-tarball git-url git-ref git-commit prepare-only! patch+ base fragment+ localversion target jobs ccache" "$@"
+  parse_args "create check delete" "key out tree source-tarball git-url git-ref git-commit prepare-only! patch+ base fragment+ localversion target jobs ccache patches fragments" "$@"
+  # --patches/--fragments (space-separated) are what stacks recorded before lists became repeated
+  # flags; a refresh of such a stack replays them, so they are still read (those paths had no spaces).
+  local legacy
+  if [ -n "$opt_patches" ]; then read -ra legacy <<<"$opt_patches"; opt_patch+=("${legacy[@]}"); fi
+  if [ -n "$opt_fragments" ]; then read -ra legacy <<<"$opt_fragments"; opt_fragment+=("${legacy[@]}"); fi
   need_flags key out
   [[ $opt_key =~ ^[0-9a-f]{16,64}$ ]] || usage_error "--key must be a hex digest"
   if [ "$ACTION" != delete ]; then
