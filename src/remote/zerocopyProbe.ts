@@ -3,7 +3,7 @@
 // completion (vhost_zerocopy_callback) on the dut host before and after the stream; the cell records
 // the difference as datapath.zeroCopyCounters. The counters are cumulative since the probes were made,
 // so a reboot in between (new boot id) or counters that went back are refused, never guessed at.
-import { Credentials, describeFailure, runRole, Target } from "./roles";
+import { Credentials, describeFailure, parseRoleOutput, roleScript, runRole, Target } from "./roles";
 
 export const ZERO_COPY_COUNTERS = ["sends", "copies", "completions"] as const;
 export type ZeroCopyCounter = (typeof ZERO_COPY_COUNTERS)[number];
@@ -91,4 +91,36 @@ export async function zeroCopyProbe(target: SshTarget, creds: Credentials, actio
   if (r.code !== 0) throw new ZeroCopyProbeError(describeFailure(target, "zerocopy-probe", action, r));
   if (action === "stop") return undefined;
   return parseZeroCopyReading(r.facts, `host ${target.host}: zerocopy-probe ${action}`);
+}
+
+/** The part of the bench's SSH session (src/bench/session.ts) the probe needs. */
+export interface ProbeSession {
+  run(command: string, opts?: { input?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+async function sessionReading(host: ProbeSession, action: "start" | "read"): Promise<ZeroCopyReading> {
+  const r = await host.run(`IXLAB_ROLE=zerocopy-probe IXLAB_LIB_LOADED= bash -s -- ${action}`, { input: roleScript("zerocopy-probe"), timeoutMs: 30_000 });
+  if (r.code !== 0) throw new ZeroCopyProbeError(`zerocopy-probe ${action} exited ${r.code}: ${r.stderr.trim().split("\n").pop() ?? ""}`);
+  return parseZeroCopyReading(parseRoleOutput(r.stdout).facts, `zerocopy-probe ${action}`);
+}
+
+/**
+ * The bench's ZeroCopyCounterProbe (src/bench/probe.ts: start before the stream, stop after it,
+ * giving datapath.zeroCopyCounters), over the bench's SSH session to the dut host. Register it with
+ * setZeroCopyCounterProbe(vhostZeroCopyCounterProbe()). Counters are null where the host cannot
+ * count (no vhost_net, a sim host); a failed read is an error of the cell, never a guessed count.
+ */
+export function vhostZeroCopyCounterProbe(): { start(host: ProbeSession, qemuPid: number): Promise<void>; stop(host: ProbeSession, qemuPid: number): Promise<ZeroCopyCounters | null> } {
+  const before = new Map<ProbeSession, ZeroCopyReading>();
+  return {
+    async start(host) {
+      before.set(host, await sessionReading(host, "start"));
+    },
+    async stop(host, qemuPid) {
+      const first = before.get(host);
+      before.delete(host);
+      if (!first) throw new ZeroCopyProbeError("zerocopy-probe: stop without start");
+      return zeroCopyCounters(first, await sessionReading(host, "read"), `zero-copy counters of the guest of QEMU ${qemuPid}`);
+    },
+  };
 }

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { ROOT } from "../helpers";
-import { parseZeroCopyReading, ZeroCopyProbeError, zeroCopyCounters, zeroCopyRan } from "../../src/remote/zerocopyProbe";
+import { parseZeroCopyReading, ProbeSession, vhostZeroCopyCounterProbe, ZeroCopyProbeError, zeroCopyCounters, zeroCopyRan } from "../../src/remote/zerocopyProbe";
 
 const BOOT = "0c5d2f4e-8a1b-4c3d-9e7f-112233445566";
 function facts(sends: number, copies: number, completions: number, o: { boot?: string; misses?: number; zcopytx?: 0 | 1 } = {}) {
@@ -78,5 +78,27 @@ describe("roles/zerocopy-probe.sh without a vhost_net host", () => {
     const f = spawnSync("bash", [role, "read", "--all"], { encoding: "utf8" });
     assert.equal(f.status, 2);
     assert.match(f.stderr, /unknown flag '--all'/);
+  });
+});
+
+describe("the bench's zero-copy counter probe over a session", () => {
+  // A session that runs commands here, as the bench's SSH session runs them on the dut host.
+  const local = (env: NodeJS.ProcessEnv): ProbeSession => ({
+    run: async (command, opts) => {
+      const r = spawnSync("sh", ["-c", command], { input: opts?.input, encoding: "utf8", env: { ...process.env, ...env } });
+      return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+    },
+  });
+  it("ships the role on stdin; a host that cannot count gives null counters", async () => {
+    const p = vhostZeroCopyCounterProbe();
+    const host = local({ IXLAB_SIM_NS: "ixk-dut" });
+    await p.start(host, 123);
+    assert.equal(await p.stop(host, 123), null);
+  });
+  it("a failing probe is an error naming the action, and stop needs a start", async () => {
+    const p = vhostZeroCopyCounterProbe();
+    const broken: ProbeSession = { run: async () => ({ code: 1, stdout: "", stderr: "zerocopy-probe: error: could not add a kprobe on vhost_net:handle_tx_copy\n" }) };
+    await assert.rejects(p.start(broken, 1), (e: Error) => e instanceof ZeroCopyProbeError && /^zerocopy-probe start exited 1: zerocopy-probe: error: could not add a kprobe/.test(e.message));
+    await assert.rejects(p.stop(broken, 1), /stop without start/);
   });
 });
