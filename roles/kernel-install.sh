@@ -133,6 +133,44 @@ find_entry() {
     END { exit found ? 0 : 1 }' "$GRUB_CFG"
 }
 
+# entry_release NAME: the release the menu entry NAME boots, NAME as GRUB's default takes it: an id
+# or title path (submenu parts joined by '>') or an index path ("1>0"); empty when it names no entry.
+# A saved default of "gnulinux-simple-..." or "0" is the top entry, which update-grub gives to the
+# newest kernel: after an install that is the new kernel, so it cannot be the fallback.
+entry_release() {
+  awk -v want="$1" -v q="'" '
+    function quoted(s) {
+      if (match(s, q "[^" q "]*" q) || match(s, /"[^"]*"/)) return substr(s, RSTART + 1, RLENGTH - 2)
+      return ""
+    }
+    function ident(s,   t) {
+      t = s
+      if (match(t, /\$menuentry_id_option[ \t]+/) || match(t, /--id[ \t=]+/)) {
+        t = substr(t, RSTART + RLENGTH)
+        if (substr(t, 1, 1) == q || substr(t, 1, 1) == "\"") return quoted(t)
+        split(t, w, /[ \t]/); return w[1]
+      }
+      return ""
+    }
+    function join(kind_,   i, p) { p = ""; for (i = 1; i <= depth; i++) if (kind[i] != "other") p = p (p == "" ? "" : ">") (kind_ == "id" ? id[i] : kind_ == "title" ? title[i] : idx[i]); return p }
+    /^[ \t]*(submenu|menuentry)[ \t]/ && /\{[ \t]*$/ {
+      n = depth + 1; idx[n] = (n in count) ? count[n] : 0; count[n] = idx[n] + 1; delete count[n + 1]
+      depth = n; kind[depth] = $1; title[depth] = quoted($0); id[depth] = ident($0)
+      if (id[depth] == "") id[depth] = title[depth]
+      if ($1 == "menuentry") { entry = depth; rel = "" }
+      next
+    }
+    /\{[ \t]*$/ { depth++; kind[depth] = "other"; next }
+    /^[ \t]*\}[ \t]*$/ {
+      if (depth == entry && kind[depth] == "menuentry") {
+        if (join("id") == want || join("title") == want || join("index") == want) { print rel; exit }
+        entry = 0
+      }
+      depth--; next
+    }
+    entry && depth == entry && $1 ~ /^linux(16|efi)?$/ { r = $2; sub(/.*\/vmlinuz-/, "", r); rel = r }' "$GRUB_CFG"
+}
+
 # The releases grub.cfg has entries for, for an error message.
 grub_releases() { sed -n 's|^[[:space:]]*linux[0-9a-z]*[[:space:]]\+[^[:space:]]*/vmlinuz-\([^[:space:]]*\).*|\1|p' "$GRUB_CFG" | sort -u | tr '\n' ' '; }
 
@@ -249,6 +287,14 @@ record_previous() {
     return 0
   fi
   cur=$(env_get saved_entry)
+  if [ -n "$cur" ] && [[ $cur != ixlab-* ]] && [ "$(entry_release "$cur")" != "$(running_release)" ]; then
+    # Falling back to it would not boot the kernel that runs now (the known good one).
+    found=$(find_entry "$(running_release)") ||
+      die "saved_entry $cur boots '$(entry_release "$cur")', not the running kernel $(running_release), which has no entry in $GRUB_CFG; set a default with grub-set-default and retry"
+    set_default_cmd "${found%%$'\t'*}"
+    apply "pin the default boot entry to the running kernel's ${found%%$'\t'*} (saved_entry $cur boots '$(entry_release "$cur")', not $(running_release))" "${CMD[@]}"
+    cur=${found%%$'\t'*}
+  fi
   [[ $cur != ixlab-* ]] ||
     die "the default boot entry is ixlab's own $cur but no record of the one before exists ($PREV_REC); set the default with grub-set-default and retry"
   if [ -z "$cur" ]; then

@@ -132,6 +132,8 @@ const HOST_KEYS = ["release", "packages", "packagesSha256", "method", "panicSeco
 export class InstallRun {
   readonly phases: KernelHostInstallOutputs["phases"] = [];
   private started = Date.now();
+  /** What the BMC did, once this run power-cycled the host: every later error says so. */
+  private powerCycled?: string;
 
   constructor(readonly p: KernelHostInstallProps, readonly deps: Deps = realDeps) {}
 
@@ -146,7 +148,8 @@ export class InstallRun {
   }
 
   fail(phase: string, seen: string, after?: string): never {
-    throw new KernelInstallError(`host ${this.p.target.host}: kernel ${this.p.release}, phase ${phase}: ${seen}${after ? `; ${after}` : ""}`);
+    const cycled = this.powerCycled && !seen.includes(this.powerCycled) ? `; the host did not come back by itself and was power-cycled through its BMC (${this.powerCycled})` : "";
+    throw new KernelInstallError(`host ${this.p.target.host}: kernel ${this.p.release}, phase ${phase}: ${seen}${cycled}${after ? `; ${after}` : ""}`);
   }
 
   async role(action: string, extra: string[] = []): Promise<RoleResult> {
@@ -174,6 +177,7 @@ export class InstallRun {
       } catch (e) {
         this.fail(phase, seen, `power cycle through the BMC failed: ${(e as Error).message}`);
       }
+      this.powerCycled = did;
       this.mark(`${phase}: bmc power cycle`, did);
       up = await this.deps.waitForSshUp(this.p.target, this.creds, oldBootId, { timeoutSeconds: this.p.bootTimeout, pollMs: this.deps.pollMs });
       if (!up.ok) this.fail(phase, `${seen}; after a BMC power cycle (${did}) still not back within ${this.p.bootTimeout} s (${describeProbe(up.last, oldBootId)})`);

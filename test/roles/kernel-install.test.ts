@@ -199,6 +199,27 @@ describe("kernel-install against a made-up host root", () => {
     assert.deepEqual(readGrubenv(path.join(root, "boot/grub/grubenv")), { saved_entry: PREV, next_entry: `ixlab-${NEW}` });
   });
 
+  // Found on a VM lab host: update-grub gives the top entry ("gnulinux-simple-...", index 0) to the
+  // newest kernel, so after the install such a default would boot the new kernel after a panic too.
+  for (const saved of ["gnulinux-simple-1234", "0", "Debian GNU/Linux"]) {
+    it(`a saved default of '${saved}' (now the new kernel) is pinned to the running kernel's own entry`, () => {
+      const root = makeRoot({ saved });
+      const r = role(root, "create", args());
+      assert.equal(r.status, 0, show(r));
+      assert.match(r.stdout, new RegExp(`^changed: pin the default boot entry to the running kernel's gnulinux-advanced-1234>gnulinux-6\\.1\\.0-18-amd64-advanced-1234 \\(saved_entry ${saved} boots '${NEW}', not ${OLD}\\)$`, "m"), show(r));
+      assert.deepEqual(readGrubenv(path.join(root, "boot/grub/grubenv")), { saved_entry: PREV, next_entry: `ixlab-${NEW}` });
+    });
+  }
+  it("a saved default that boots the running kernel is kept, by id, title or index path", () => {
+    for (const saved of [PREV, `Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux ${OLD}`, "1>2"]) {
+      const root = makeRoot({ saved });
+      const r = role(root, "create", args());
+      assert.equal(r.status, 0, show(r));
+      assert.doesNotMatch(r.stdout, /pin the default/, `${saved}\n${show(r)}`);
+      assert.equal(readGrubenv(path.join(root, "boot/grub/grubenv")).saved_entry, saved);
+    }
+  });
+
   it("refuses a host without GRUB_DEFAULT=saved, or whose grub.cfg predates it, and changes nothing", () => {
     const root = makeRoot({ grubDefault: "0", saved: PREV });
     const before = snapshot(root);
