@@ -77,16 +77,19 @@ describe("pulumi in ixlab's environment", () => {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-clone-"));
     const pwned = path.join(base, "pwned");
     const root = path.join(base, `a $(touch ${pwned}) "b" 'c' \`touch ${pwned}\``);
-    fs.mkdirSync(path.join(root, "scripts"), { recursive: true });
-    fs.mkdirSync(path.join(base, "bin"));
-    fs.writeFileSync(path.join(base, "bin", "pulumi"), '#!/bin/sh\necho "pulumi ran with: $*"\n', { mode: 0o755 });
-    fs.writeFileSync(path.join(root, "scripts", "env.sh"), `export PATH=${JSON.stringify(path.join(base, "bin"))}:"$PATH"\n`);
-    const [cmd, argv] = pulumiCommand(["stack", "ls", "--json"], root);
-    assert.ok(!argv[1].includes(root), "the script text holds no path");
-    const r = spawnSync(cmd, argv, { encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, "pulumi ran with: stack ls --json\n");
-    assert.ok(!fs.existsSync(pwned), "nothing in the path ran");
-    fs.rmSync(base, { recursive: true, force: true });
+    try {
+      fs.mkdirSync(path.join(root, "scripts"), { recursive: true });
+      fs.mkdirSync(path.join(base, "bin"));
+      fs.writeFileSync(path.join(base, "bin", "pulumi"), '#!/bin/sh\necho "pulumi ran with: $*"\n', { mode: 0o755 });
+      fs.writeFileSync(path.join(root, "scripts", "env.sh"), `export PATH=${JSON.stringify(path.join(base, "bin"))}:"$PATH"\n`);
+      const [cmd, argv] = pulumiCommand(["stack", "ls", "--json"], root);
+      assert.ok(!argv[1].includes(root), "the script text holds no path");
+      const r = spawnSync(cmd, argv, { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "pulumi ran with: stack ls --json\n");
+      assert.ok(!fs.existsSync(pwned), "nothing in the path ran");
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
   });
 });
