@@ -25,6 +25,8 @@ export class KernelBuild extends pulumi.ComponentResource {
       role: "kernel-build",
       target: { kind: "local" },
       args: args.plan.args,
+      // The key is a digest of every input, so the rest of the flags cannot change what is built.
+      identityFlags: ["--key", "--out", "--tree", "--target"],
       live: true,
     }, { parent: this, customTimeouts: { create: "90m", update: "90m" } });
     this.artifact = this.build.facts.apply((f) => f as unknown as KernelArtifact);

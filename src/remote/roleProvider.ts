@@ -30,6 +30,11 @@ export interface RoleRunProps {
   hostKey?: string;
   /** Values whose change replaces the resource though no flag changed (e.g. a re-created sim host). */
   triggers?: string[];
+  /**
+   * Flags whose values say which thing on the host this is (a kernel build's --key, its --out): when
+   * set, a change of the other flags (their spelling, a moved repository) is no change at all.
+   */
+  identityFlags?: string[];
 }
 
 export interface RoleRunOutputs extends RoleRunProps {
@@ -103,8 +108,18 @@ export function roleRunProvider(run: RoleRunner = realRunner) {
   };
 }
 
+/** The values of FLAGS in ARGS, in order: what identifies a resource that names its identity flags. */
+function flagValues(args: string[] | undefined, flags: string[]): (string | undefined)[] {
+  return flags.map((f) => {
+    const at = (args ?? []).indexOf(f);
+    return at < 0 ? undefined : args![at + 1];
+  });
+}
+
 export async function diff(olds: RoleRunOutputs, news: RoleRunProps) {
-  const replaces = REPLACE_KEYS.filter((k) => !same(olds[k], news[k]));
+  const ids = news.identityFlags;
+  const sameArgs = (a: RoleRunProps, b: RoleRunProps) => (ids ? same(flagValues(a.args, ids), flagValues(b.args, ids)) : same(a.args, b.args));
+  const replaces = REPLACE_KEYS.filter((k) => (k === "args" ? !sameArgs(olds, news) : !same(olds[k], news[k])));
   if (replaces.length > 0) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
   const otherChanges = !same(olds.title, news.title) || !same(olds.live, news.live) || !same(olds.deletes, news.deletes) || !same(olds.privateKey, news.privateKey) || !same(olds.hostKey, news.hostKey);
   if (otherChanges) return { changes: true };

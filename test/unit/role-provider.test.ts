@@ -89,6 +89,13 @@ describe("role provider: diff", () => {
     assert.deepEqual(await diff(outs(), { ...props, hostKey: "ssh-ed25519 AAAAnewpin" }), { changes: true });
     assert.deepEqual(await diff(outs(), { ...props, title: "netserver on the peer" }), { changes: true });
   });
+
+  it("with identity flags, only their values decide (a kernel build recorded with older flag spellings)", async () => {
+    const build = { ...props, target: { kind: "local" } as Target, identityFlags: ["--key", "--out"] };
+    const old = outs({ ...build, args: ["--key", "ab12", "--out", "o/ab12", "--patches", "p/1 p/2"] });
+    assert.deepEqual(await diff(old, { ...build, args: ["--key", "ab12", "--out", "o/ab12", "--patch", "p/1", "--patch", "p/2"] }), { changes: false });
+    assert.deepEqual((await diff(old, { ...build, args: ["--key", "cd34", "--out", "o/cd34", "--patch", "p/1"] })).replaces, ["args"]);
+  });
 });
 
 describe("role provider: update and delete", () => {
