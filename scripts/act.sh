@@ -282,9 +282,11 @@ run() {
     --github-instance "127.0.0.1:$port" --env "GITHUB_SERVER_URL=$url" --defaultbranch main
     --action-cache-path "$tmp/act" --no-cache-server --rm
     --artifact-server-path "$out/artifacts" --artifact-server-addr 127.0.0.1 --artifact-server-port "$(free_port)")
-  # In host mode the jobs inherit act's environment: give it only what a runner's would have.
-  local keep=(HOME="$HOME" PATH="$PATH" LANG="${LANG:-C.UTF-8}" USER="${USER:-$(id -un)}" LOGNAME="${LOGNAME:-$(id -un)}")
-  for v in TMPDIR IXLAB_CACHE XDG_CACHE_HOME XDG_CONFIG_HOME; do [ -z "${!v:-}" ] || keep+=("$v=${!v}"); done
+  # In host mode the jobs inherit act's environment: give it only what a runner's would have, and a
+  # TMPDIR of the run's own, so nothing a job leaves there outlives the run.
+  mkdir "$tmp/tmp"
+  local keep=(HOME="$HOME" PATH="$PATH" LANG="${LANG:-C.UTF-8}" USER="${USER:-$(id -un)}" LOGNAME="${LOGNAME:-$(id -un)}" TMPDIR="$tmp/tmp")
+  for v in IXLAB_CACHE XDG_CACHE_HOME XDG_CONFIG_HOME; do [ -z "${!v:-}" ] || keep+=("$v=${!v}"); done
   local status=0 start=$SECONDS
   say "running $workflow.yml on $event at ${sha:0:12} ($slug served at $url)"
   env -i "${keep[@]}" ACT_DISABLE_VERSION_CHECK=1 IXLAB_ACT_SUMMARY_DIR="$out/summaries" "${cmd[@]}" > >(tee "$out/act.log") 2>&1 &
