@@ -257,6 +257,7 @@ run() {
   git clone -q --no-checkout "$url/$slug" "$tmp/clone"
   git -C "$tmp/clone" fetch -q origin "$sha"
   git -C "$tmp/clone" checkout -q --detach "$sha"
+  git -C "$tmp/clone" remote set-url origin "https://github.com/$slug"
   [ -f "$tmp/clone/.github/workflows/$workflow.yml" ] || die 2 "WORKFLOW: the commit that runs has no .github/workflows/$workflow.yml"
 
   # Secrets: a private file (JSON, which act reads as YAML), removed with $tmp when this ends.
@@ -279,13 +280,16 @@ run() {
     ${var_args[@]+"${var_args[@]}"}
     --no-skip-checkout --local-repository "actions/checkout@v4=$vendor/checkout"
     --local-repository "actions/upload-artifact@v4=$upload_dest"
-    --github-instance "127.0.0.1:$port" --env "GITHUB_SERVER_URL=$url" --defaultbranch main
+    --defaultbranch main
     --action-cache-path "$tmp/act" --no-cache-server --rm
     --artifact-server-path "$out/artifacts" --artifact-server-addr 127.0.0.1 --artifact-server-port "$(free_port)")
   # In host mode the jobs inherit act's environment: give it only what a runner's would have, and a
   # TMPDIR of the run's own, so nothing a job leaves there outlives the run.
   mkdir "$tmp/tmp"
   local keep=(HOME="$HOME" PATH="$PATH" LANG="${LANG:-C.UTF-8}" USER="${USER:-$(id -un)}" LOGNAME="${LOGNAME:-$(id -un)}" TMPDIR="$tmp/tmp")
+  # The jobs see github.com, as the actions expect (upload-artifact refuses any other server), and
+  # every git among them fetches github.com's URLs from the loopback server instead.
+  keep+=(GIT_CONFIG_COUNT=1 "GIT_CONFIG_KEY_0=url.$url/.insteadOf" GIT_CONFIG_VALUE_0=https://github.com/)
   for v in IXLAB_CACHE XDG_CACHE_HOME XDG_CONFIG_HOME; do [ -z "${!v:-}" ] || keep+=("$v=${!v}"); done
   local status=0 start=$SECONDS
   say "running $workflow.yml on $event at ${sha:0:12} ($slug served at $url)"
