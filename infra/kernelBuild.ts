@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { KernelBuildPlan } from "../src/lab/kernel";
+import { KernelArtifactFacts } from "../src/lab/topology";
 import { cacheDir, repoRoot } from "../src/paths";
 import { RoleRun } from "./resources/dynamic";
 
@@ -11,15 +12,8 @@ export interface KernelBuildArgs {
   plan: KernelBuildPlan;
 }
 
-export interface KernelArtifact {
-  key: string;
-  release: string;
-  target: string;
-  artifact: string;
-  sha256: string;
-  buildSeconds: number;
-  compiled: boolean;
-}
+/** What a build produced (roles/kernel-build.sh's facts). */
+export type KernelArtifact = KernelArtifactFacts;
 
 /**
  * The build's arguments with the checkout's files (patches, config fragments, a base config) replaced

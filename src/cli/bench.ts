@@ -83,9 +83,9 @@ export async function run(argv: string[]): Promise<number> {
   const stack = resume?.record.stack ?? str("stack") ?? "sim";
 
   const topology = readTopology(stack);
-  const plan = (topology as Record<string, unknown>).bench as BenchPlan | undefined;
+  const plan: BenchPlan | undefined = topology.bench;
   if (!plan) throw new UsageError(`ixlab bench: stack ${stack}'s topology has no bench plan; run: ixlab pulumi up --stack ${stack}`);
-  const labVariants = ((topology as Record<string, any>).variants ?? []).map((v: { name: string }) => v.name) as string[];
+  const labVariants = (topology.variants ?? []).map((v) => v.name);
   const guests = (topology.guests ?? []).map((g) => g.name);
   let created: { create: import("../bench/results").RunOptions; id: string } | undefined;
   let guest = str("guest");
