@@ -136,7 +136,7 @@ function filesWith(dir: string, text: string): string[] {
 }
 
 function netserverPid(): number {
-  const pid = Number(fs.readFileSync(`/run/ixlab/${PREFIX}-peer/netserver.pid`, "utf8").trim());
+  const pid = Number(fs.readFileSync(`/run/ixlab/${PREFIX}-peer/state/netserver.pid`, "utf8").trim());
   assert.equal(fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim(), "netserver");
   return pid;
 }
@@ -211,7 +211,7 @@ describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60
     assert.match(won[0].summary("up"), /^### pulumi up --stack t-gitops \(exit 0\)$/m);
     const refused = runs.find((r) => r.status !== 0)!;
     assert.match(refused.log, /the stack is currently locked by 1 lock\(s\)/, refused.log);
-    assert.match(refused.summary("up"), /^### pulumi up --stack t-gitops \(exit 255\)$/m);
+    assert.match(refused.summary("up"), /^### pulumi up --stack t-gitops \(exit [1-9][0-9]*\)$/m);
     console.log(`the overlapping deploy: ${refused.log.split("\n").find((l) => /currently locked/.test(l))?.trim()}`);
     const names = resources().map((x) => x.urn.split("::").pop());
     for (const n of ["dut", "peer", "vm1", "peer-netserver"]) assert.ok(names.includes(n), `${n} is in the state`);
