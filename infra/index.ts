@@ -10,19 +10,32 @@ import { KernelInstall } from "./kernelInstall";
 import { labTopology } from "../src/lab/topology";
 import { loadLab, resolveSecret, runningVariant } from "./config";
 import { Guest, VhostNet } from "./guest";
-import { GUEST_HOST_PACKAGES, Host } from "./host";
+import { GUEST_HOST_PACKAGES, Host, hostPackages } from "./host";
 import { HostNetwork } from "./hostNetwork";
 import { planGuests } from "../src/lab/guest";
+import { seriesPrefix } from "../src/lab/series";
 import { Peer } from "./peer";
 import { SimFabric } from "./simFabric";
+import { VmFabric } from "./vmFabric";
+import { netnsSim } from "../src/lab/model";
 
 const lab = loadLab();
 const plan = planLab(lab);
 const stack = pulumi.getStack();
 
-const fabric = lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 const guestPlans = planGuests(lab, plan);
+const extraPackages = (host: string) => (guestPlans.some((g) => g.host === host) ? GUEST_HOST_PACKAGES : []);
+// VM labs: the hosts are VMs on this machine, and from their sshd on everything is a real lab's path.
+const fabric = plan.vm
+  ? new VmFabric("vm", { plan, stack, accel: lab.sim!.accel, packages: [...new Set(lab.hosts.flatMap((h) => hostPackages(h, extraPackages(h.name))))] })
+  : lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 const variant = runningVariant(lab);
+let prefix;
+try {
+  prefix = seriesPrefix(lab);
+} catch (e) {
+  throw new pulumi.RunError((e as Error).message);
+}
 
 const hosts: Record<string, Host> = {};
 const keys: Record<string, pulumi.Output<string>> = {};
@@ -36,7 +49,7 @@ for (const [i, spec] of lab.hosts.entries()) {
     publicKey: fabric?.publicKey,
     reachableAfter: fabric?.hostReady[spec.name],
     generation: fabric?.hostGeneration[spec.name],
-    packages: guestPlans.some((g) => g.host === spec.name) ? GUEST_HOST_PACKAGES : [],
+    packages: extraPackages(spec.name),
   });
 }
 
@@ -47,12 +60,12 @@ for (const h of lab.hosts.filter((x) => x.role === "builder")) {
 
 // Kernels: built once per lab on this machine; in a sim (and for guests) proven by a boot under QEMU;
 // a host kernel the active variant names is installed on the lab's dut hosts.
-const kernels: Record<string, { build: KernelBuild; bootCheck?: KernelBootCheck; install?: KernelInstall }> = {};
+const kernels: Record<string, { build: KernelBuild; bootCheck?: KernelBootCheck; install?: KernelInstall; patches: string[] }> = {};
 const hostKernelInstalls = planHostKernelInstalls(lab, variant);
 for (const [i, k] of lab.kernels.entries()) {
   let buildPlan;
   try {
-    buildPlan = planKernelBuild(k, lab.name, stack, repoRoot(), cacheDir(), `lab.kernels[${i}]`);
+    buildPlan = planKernelBuild(k, lab.name, stack, repoRoot(), cacheDir(), `lab.kernels[${i}]`, prefix?.kernel === k.name ? { patchPrefix: prefix.patches } : {});
   } catch (e) {
     if (e instanceof KernelPlanError) throw new pulumi.RunError(e.message);
     throw e;
@@ -62,7 +75,9 @@ for (const [i, k] of lab.kernels.entries()) {
   let install: KernelInstall | undefined;
   let bootCheck: KernelBootCheck | undefined;
   if (lab.sim || k.for === "guest") {
-    bootCheck = new KernelBootCheck(`kernel-${k.name}`, { build, expect: k.verify.console, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
+    // The console lines a lab expects come from its whole series; a shorter prefix is checked by its release.
+    const expect = buildPlan.patches.length < buildPlan.series.length ? [] : k.verify.console;
+    bootCheck = new KernelBootCheck(`kernel-${k.name}`, { build, expect, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
   } else if (onHosts) {
     // Real hosts: the packages go to every dut host of the active variant, installed and booted there.
     install = new KernelInstall(`kernel-${k.name}`, {
@@ -74,7 +89,7 @@ for (const [i, k] of lab.kernels.entries()) {
       }),
     });
   }
-  kernels[k.name] = { build, bootCheck, install };
+  kernels[k.name] = { build, bootCheck, install, patches: buildPlan.patches.map((p) => path.basename(p)) };
 }
 
 // Each host's test NIC and tuning, after a kernel install that reboots it.
@@ -93,7 +108,7 @@ for (const g of guestPlans) {
   const kernel = kernels[g.kernel!];
   const host = hosts[g.host];
   const network = networks[g.host];
-  vhostNets[g.host] ??= new VhostNet(g.host, { host, network, zeroCopy: variant.zeroCopy, noLoad: lab.sim !== undefined });
+  vhostNets[g.host] ??= new VhostNet(g.host, { host, network, zeroCopy: variant.zeroCopy, noLoad: netnsSim(lab) !== undefined });
   guests[g.name] = new Guest(g.name, {
     plan: g,
     host,
@@ -103,7 +118,9 @@ for (const g of guestPlans) {
     variant,
     vhostNet: vhostNets[g.host],
     accel: lab.sim?.accel ?? "auto",
-    vhostFallback: lab.sim !== undefined,
+    vhostFallback: netnsSim(lab) !== undefined,
+    // A VM lab's guest runs nested (TCG inside a TCG VM here): it gets the VMs' boot timeout.
+    bootTimeout: plan.vm?.bootTimeoutSeconds,
   });
   kernelCopies[`${g.host}/${g.kernel}`] ??= guests[g.name];
 }
@@ -114,15 +131,16 @@ const peer = plan.peer
 
 const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.bootCheck?.boot ?? pulumi.output(undefined)])])));
 
-const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts])])));
+const vmFacts = fabric instanceof VmFabric ? fabric.vmFacts : {};
+const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts, vmFacts[n] ?? pulumi.output(undefined)])])));
 const guestLive = pulumi.all(Object.fromEntries(Object.entries(guests).map(([n, g]) => [n, pulumi.all([g.facts, g.macvtap, vhostNets[g.hostName].facts])])));
 
 export const topology = pulumi
   .all([hostLive, kernelFacts, guestLive])
   .apply(([live, kf, gl]) => labTopology(lab, plan, stack, {
-    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts]]) => [n, { hostKey, facts }])),
+    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts, vm]]) => [n, { hostKey, facts, vm }])),
     peer: peer?.endpoint,
-    kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot }])),
+    kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot, patches: kernels[n].patches }])),
     guests: Object.fromEntries(Object.entries(gl).map(([n, [facts, macvtap, vhostNet]]) => [n, { facts, macvtap, vhostNet }])),
     guestPlans,
     variant,

@@ -22,16 +22,27 @@ prepare_tree() {
 }
 
 prepare_tarball_tree() {
-  local identity p
-  identity=$({ sha256sum "$opt_source_tarball" | cut -d' ' -f1; for p in $opt_patches; do sha256sum "$p" | cut -d' ' -f1; done; } | sha256sum | cut -d' ' -f1)
+  local identity tarball p
+  tarball=$(sha256sum "$opt_source_tarball" | cut -d' ' -f1)
+  identity=$({ echo "$tarball"; for p in $opt_patches; do sha256sum "$p" | cut -d' ' -f1; done; } | sha256sum | cut -d' ' -f1)
   if [ -f "$opt_tree/.ixlab-source" ] && [ "$(cat "$opt_tree/.ixlab-source")" = "$identity" ]; then
     ok "build tree $opt_tree has this source and patch series"
+    # A tree from before patches were recorded: these are the ones it has.
+    [ -d "$opt_tree/.ixlab-applied" ] || record_applied
     return
   fi
-  rm -rf "$opt_tree"
-  mkdir -p "$opt_tree"
-  log "unpacking $(basename "$opt_source_tarball")"
-  tar -xf "$opt_source_tarball" -C "$opt_tree" --strip-components=1
+  # Another series on the same source (a series walk, a patch edited): take the recorded patches off
+  # in reverse and keep the tree, so make rebuilds only what they touch. Anything else: a new tree.
+  if [ "$(cat "$opt_tree/.ixlab-tarball" 2>/dev/null)" = "$tarball" ] && unpatch_tree; then
+    log "kept build tree $opt_tree; took its previous patches off"
+  else
+    rm -rf "$opt_tree"
+    mkdir -p "$opt_tree"
+    log "unpacking $(basename "$opt_source_tarball")"
+    tar -xf "$opt_source_tarball" -C "$opt_tree" --strip-components=1
+    echo "$tarball" >"$opt_tree/.ixlab-tarball"
+  fi
+  mkdir -p "$opt_tree/.ixlab-applied"
   for p in $opt_patches; do
     if ! patch -d "$opt_tree" -p1 --forward --batch --no-backup-if-mismatch -r "$opt_tree/.rejected" <"$p" >"$opt_tree/.patch.log" 2>&1; then
       local why
@@ -40,9 +51,31 @@ prepare_tarball_tree() {
       rm -rf "$opt_tree"
       die "patch $(basename "$p") does not apply: $why"
     fi
+    cp "$p" "$opt_tree/.ixlab-applied/$(printf '%04d' "$(find "$opt_tree/.ixlab-applied" -name '*.patch' | wc -l)")-$(basename "$p")"
     changed "applied $(basename "$p")"
   done
   echo "$identity" >"$opt_tree/.ixlab-source"
+}
+
+# record_applied: copies of the patches the tree has, in order, so a later series can take them off.
+record_applied() {
+  local p n=0
+  mkdir -p "$opt_tree/.ixlab-applied"
+  for p in $opt_patches; do cp "$p" "$opt_tree/.ixlab-applied/$(printf '%04d' "$n")-$(basename "$p")"; n=$((n + 1)); done
+  sha256sum "$opt_source_tarball" | cut -d' ' -f1 >"$opt_tree/.ixlab-tarball"
+}
+
+# unpatch_tree: reverses the recorded patches, newest first; fails (tree to be replaced) if one does not.
+unpatch_tree() {
+  local f
+  [ -d "$opt_tree/.ixlab-applied" ] || return 1
+  rm -f "$opt_tree/.ixlab-source"
+  while IFS= read -r f; do
+    [ -n "$f" ] || continue
+    patch -d "$opt_tree" -p1 -R --batch --no-backup-if-mismatch -r - <"$f" >"$opt_tree/.patch.log" 2>&1 || return 1
+    rm -f "$f"
+    changed "took $(basename "$f" | cut -d- -f2-) off the tree"
+  done < <(find "$opt_tree/.ixlab-applied" -name '*.patch' | sort -r)
 }
 
 # git in the build tree, as ixlab: the tree is ours, nothing of the user's git setup applies to it.

@@ -1,6 +1,6 @@
 // What one cell runs and how its outputs are read: the guest's script (netperf, one or N concurrent
-// streams, between two readings of the guest's TCP counters and CPU), and the scenario scripts run
-// on the dut host during the stream. Plain functions; the runner does the SSH.
+// streams, between two readings of the guest's TCP counters and CPU), and the outputs of the
+// scenarios' host steps (roles/bench-probe.sh). Plain functions; the runner does the SSH.
 import { parseNetperf, NetperfResult } from "./netperf";
 import { hostCpu, parseProcStat } from "./procstat";
 import { BenchTest } from "./results";
@@ -18,6 +18,7 @@ export function netperfCommand(peer: { address: string; port: number }, test: Be
 export function guestCellScript(netperf: string, streams: number): string {
   return [
     "d=/tmp/ixlab-cell; rm -rf $d; mkdir -p $d",
+    "echo '== uname'; uname -r",
     "echo '== snmp-before'; cat /proc/net/snmp",
     "echo '== stat-before'; cat /proc/stat",
     `i=1; while [ $i -le ${streams} ]; do ( ${netperf}; echo "== rc $?" ) > $d/$i 2>&1 & i=$((i+1)); done`,
@@ -34,7 +35,7 @@ export function sections(text: string): Record<string, string> {
   const out: Record<string, string[]> = {};
   let cur: string[] | undefined;
   for (const line of text.split("\n")) {
-    const m = /^== (snmp-before|stat-before|stat-after|snmp-after|stream \d+|end)$/.exec(line);
+    const m = /^== (uname|snmp-before|stat-before|stat-after|snmp-after|stream \d+|end)$/.exec(line);
     if (m) out[m[1]] = cur = [];
     else cur?.push(line);
   }
@@ -64,6 +65,8 @@ export interface GuestCell {
   serviceDemandUnit: "us/KB" | "us/Tr" | null;
   retransmissions: number | null;
   guestCpuPct: number | null;
+  /** The guest's `uname -r` when the cell started. */
+  guestKernel: string | null;
   errors: string[];
 }
 
@@ -110,24 +113,10 @@ export function parseGuestCell(text: string, test: BenchTest, streams: number): 
     serviceDemandUnit: ok[0]?.serviceDemandUnit ?? null,
     retransmissions: rb !== undefined && ra !== undefined && ra >= rb ? ra - rb : null,
     guestCpuPct,
+    guestKernel: s.uname?.trim().split("\n")[0] || null,
     errors,
   };
 }
-
-/** Run on the dut host during the stream (bash -s -- NIC SECONDS): tcpdump, bounded, stopped by its PID. */
-export const TCPDUMP_SCRIPT = String.raw`set -u
-nic="$1"; secs="$2"
-err=$(mktemp); pid=
-cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -f "$err"; }
-trap cleanup EXIT
-tcpdump -i "$nic" -w /dev/null -c 100000000 2>"$err" &
-pid=$!
-echo "tcpdump pid $pid on $nic"
-sleep "$secs"
-if kill -INT "$pid" 2>/dev/null; then wait "$pid"; echo "tcpdump stopped, exit $?"; else wait "$pid"; echo "error: tcpdump had already exited (exit $?)"; fi
-pid=
-cat "$err"
-`;
 
 /** Counts from tcpdump's closing lines. */
 export function parseTcpdump(text: string): { captured: number | null; receivedByFilter: number | null; droppedByKernel: number | null; errors: string[] } {
@@ -140,29 +129,6 @@ export function parseTcpdump(text: string): { captured: number | null; receivedB
   if (captured === null && errors.length === 0) errors.push(`tcpdump printed no packet counts: ${JSON.stringify(text.trim().slice(-200))}`);
   return { captured, receivedByFilter: n(/^(\d+) packets? received by filter/m), droppedByKernel: n(/^(\d+) packets? dropped by kernel/m), errors };
 }
-
-/**
- * Run on the dut host during the stream (bash -s -- NIC INTERVAL TOGGLES): scatter-gather off and
- * on TOGGLES times, INTERVAL seconds apart, then back to what it was, also when cut short.
- */
-export const SG_TOGGLE_SCRIPT = String.raw`set -u
-nic="$1"; interval="$2"; toggles="$3"
-sg() { ethtool -k "$nic" 2>/dev/null | awk '/^scatter-gather:/ {print $2}'; }
-stats() { for s in tx_errors rx_errors tx_dropped rx_dropped; do printf '%s=%s ' "$s" "$(cat "/sys/class/net/$nic/statistics/$s")"; done; echo; }
-orig=$(sg)
-echo "sg original $orig"
-restore() { ethtool -K "$nic" sg "$orig" >/dev/null 2>&1 || echo "error: restoring scatter-gather $orig on $nic failed"; echo "sg restored $(sg)"; echo "stats-after $(stats)"; }
-trap restore EXIT
-echo "stats-before $(stats)"
-i=0
-while [ "$i" -lt "$toggles" ]; do
-  i=$((i + 1))
-  sleep "$interval"
-  if out=$(ethtool -K "$nic" sg off 2>&1); then echo "toggle $i sg off"; else echo "error: ethtool -K $nic sg off: $out"; fi
-  sleep "$interval"
-  if out=$(ethtool -K "$nic" sg on 2>&1); then echo "toggle $i sg on"; else echo "error: ethtool -K $nic sg on: $out"; fi
-done
-`;
 
 /** Toggles in a stream of `seconds`: one off/on pair per 4 s, 1 to 5 pairs, inside the stream. */
 export function sgTogglePlan(seconds: number): { toggles: number; intervalSeconds: number } {

@@ -9,7 +9,7 @@ export interface Probes {
   qemuVersion: string | null;
   /** `git rev-parse HEAD` and whether the tree had changes. */
   git: { revision: string | null; dirty: boolean | null };
-  /** Tuning as found on the dut host (see TUNING_PROBE). */
+  /** Tuning as found on the dut host (roles/bench-probe.sh tuning). */
   tuning: Record<string, unknown>;
   netperfVersion?: string | null;
 }
@@ -77,16 +77,3 @@ export function assembleEnvironment(topology: Topology, guestName: string, probe
     sim: topology.simulated ? { simulated: true, cannotExercise: simLimits(dut, guest) } : { simulated: false },
   };
 }
-
-/**
- * Run on the dut host (bash -s, NIC as $1): tuning as it is, not as asked. Prints one JSON object;
- * needs nothing but coreutils and ethtool, and reads only.
- */
-export const TUNING_PROBE = String.raw`nic="$1"
-gov=$(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null || echo none)
-irqb=$( (pgrep -x irqbalance >/dev/null 2>&1 && echo running) || echo "not running")
-mtu=$(cat "/sys/class/net/$nic/mtu" 2>/dev/null || echo unknown)
-offl=$(ethtool -k "$nic" 2>/dev/null | awk -F': ' '/^(scatter-gather|tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload|tx-checksumming|rx-checksumming):/ {printf "%s\"%s\":\"%s\"", (n++ ? "," : ""), $1, $2}')
-rings=$(ethtool -g "$nic" 2>/dev/null | awk '/^Current/ {c=1} c && /^(RX|TX):/ {sub(":", "", $1); printf "%s\"%s\":\"%s\"", (n++ ? "," : ""), $1, $2}')
-printf '{"governor":"%s","irqbalance":"%s","mtu":"%s","offloads":{%s},"rings":{%s}}\n' "$gov" "$irqb" "$mtu" "$offl" "$rings"
-`;

@@ -1,5 +1,5 @@
 // The dut host's CPU and interrupt counters: parsers for /proc/PID/task/TID/stat, /proc/stat and
-// /proc/interrupts, the sample src/bench/proc-sample.sh prints, and the rates between two samples.
+// /proc/interrupts, the sample roles/bench-probe.sh sample prints, and the rates between two samples.
 // CPU is given in percent of one CPU (a process busy on two CPUs shows 200%), like the reference.
 
 export interface TaskStat {
@@ -129,7 +129,7 @@ export interface ProcSample {
   kvmExits?: number;
 }
 
-/** Parses the output of src/bench/proc-sample.sh. */
+/** Parses the output of roles/bench-probe.sh sample. */
 export function parseProcSample(text: string): ProcSample {
   const lines = text.split("\n");
   if (lines[0] !== "ixlab-procsample 1") throw new ProcParseError(`not an ixlab /proc sample (first line ${JSON.stringify(lines[0])}, expected "ixlab-procsample 1")`);

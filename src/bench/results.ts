@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseSize, formatSize } from "../lab/units";
 import schema from "./results.schema.json";
+import { baseMatrix, pendingCells, Pending, repetitionCap, sortCells } from "./schedule";
 
 export type BenchTest = "TCP_STREAM" | "TCP_MAERTS" | "TCP_RR" | "UDP_STREAM";
 
@@ -33,6 +34,28 @@ export interface RunOptions {
   scenario: string | null;
   /** The link's line rate for "% of line rate"; 10000 (10GbE) when absent. */
   lineRateMbps?: number;
+  /** blocked (absent: each variant's cells together) or interleaved (variants alternate per repetition round). */
+  order?: "blocked" | "interleaved";
+  /** Repeat a cell until its 95% CI half-width is within this percentage of its mean ... */
+  untilCi?: number;
+  /** ... or until it has this many repetitions. */
+  maxReps?: number;
+  /** A series walk: each prefix of a kernel's patch series is a variant p0 (no patches) .. pN. */
+  series?: { kernel: string; prefixes: { variant: string; patches: string[] }[] };
+}
+
+/** What actually ran for a cell, read from the dut host when it started (results.schema.json#/$defs/datapath). */
+export interface Datapath {
+  vhost: boolean;
+  vhostWorkers: number[] | null;
+  zeroCopy: boolean | null;
+  hostKernel: string | null;
+  guestKernel: string | null;
+  qemuCmdlineSha256: string | null;
+  mtu: number | null;
+  offloads: Record<string, boolean> | null;
+  note?: string;
+  zeroCopyCounters?: { sends: number; copies: number; completions: number } | null;
 }
 
 export interface RunRecord {
@@ -81,6 +104,8 @@ export interface CellRecord extends CellKey {
   /** The raw files in the cell's directory, by role (netperf, proc-before, proc-after, ...). */
   raw: Record<string, string>;
   extra?: Record<string, unknown>;
+  /** Absent in runs written before cells recorded it. */
+  datapath?: Datapath;
 }
 
 /** A cell as the runner hands it over: the record without what writeCell fills in. */
@@ -97,14 +122,9 @@ export function cellId(key: CellKey): string {
   return `${key.variant}.${key.test.toLowerCase()}.${formatSize(key.size)}.s${key.streams}.r${key.repetition}`;
 }
 
-/** Every cell of a run, in run order: variant, then test, size, repetition (like the lab's benchMatrix). */
+/** Every cell a run has at least, in run order (see schedule.ts: blocked or interleaved). */
 export function runMatrix(options: RunOptions): CellKey[] {
-  const cells: CellKey[] = [];
-  for (const variant of options.variants)
-    for (const test of options.tests)
-      for (const size of options.sizes)
-        for (let repetition = 1; repetition <= options.repetitions; repetition++) cells.push({ variant, test, size, streams: options.streams, repetition });
-  return cells;
+  return baseMatrix(options);
 }
 
 /** A run id from its start time: 20250131T120000Z. */
@@ -164,10 +184,20 @@ export class Run {
     return new Set(fs.readdirSync(this.cellsDir).filter((d) => !TEMP.test(d) && fs.existsSync(path.join(this.cellsDir, d, "cell.json"))));
   }
 
-  /** The cells still to run, in run order. */
+  /** The finished cells' records (their keys and figures), in run order. */
+  finishedCells(): CellRecord[] {
+    const cells = [...this.finished()].map((id) => JSON.parse(fs.readFileSync(path.join(this.cellsDir, id, "cell.json"), "utf8")) as CellRecord);
+    return sortCells(this.record.options, cells);
+  }
+
+  /** What is still to run, in run order, and under --until-ci what more may come. */
+  schedule(): Pending {
+    return pendingCells(this.record.options, this.finishedCells());
+  }
+
+  /** The cells still to run, in run order (under --until-ci: those known to be needed now). */
   pending(): CellKey[] {
-    const done = this.finished();
-    return runMatrix(this.record.options).filter((k) => !done.has(cellId(k)));
+    return this.schedule().cells;
   }
 
   /**
@@ -177,7 +207,7 @@ export class Run {
    */
   writeCell(cell: NewCell, raw: Record<string, string | Buffer>): string {
     const id = cellId(cell);
-    if (!runMatrix(this.record.options).some((k) => cellId(k) === id)) throw new Error(`cell ${id} is not in this run's matrix`);
+    if (cellProblems({ ...cell, id, sizeLabel: cell.sizeLabel ?? formatSize(cell.size) } as CellRecord, this.record.options, id).length) throw new Error(`cell ${id} is not in this run's matrix`);
     const final = path.join(this.cellsDir, id);
     if (fs.existsSync(final)) throw new Error(`${final} exists; results are never overwritten`);
     fs.mkdirSync(this.cellsDir, { recursive: true });
@@ -301,7 +331,8 @@ export function loadRun(dir: string): LoadedRun {
   const missing = matrix.filter((k) => !byId.has(cellId(k)));
   if (missing.length) warnings.push(`${show(dir)}: ${missing.length} of ${matrix.length} cells missing: ${missing.map(cellId).join(", ")}`);
   if (record.ended === null) warnings.push(`${show(runFile)}: the run has not ended (still going, or killed; ixlab bench --resume ${record.run} continues it)`);
-  return { dir, record, cells: matrix.map((k) => byId.get(cellId(k))).filter((c): c is CellRecord => c !== undefined), missing, warnings };
+  // Repetitions beyond the base matrix (--until-ci) count too, in run order.
+  return { dir, record, cells: sortCells(record.options, [...byId.values()]), missing, warnings };
 }
 
 /** Checks that schema cannot express: the id, the size label, membership in the run's matrix, times. */
@@ -314,7 +345,8 @@ function cellProblems(cell: CellRecord, options: RunOptions, dirName: string): s
   if (!options.variants.includes(cell.variant)) p.push(`variant: ${JSON.stringify(cell.variant)} is not in the run's options.variants (${options.variants.join(", ")})`);
   if (!options.tests.includes(cell.test)) p.push(`test: ${JSON.stringify(cell.test)} is not in the run's options.tests (${options.tests.join(", ")})`);
   if (!options.sizes.includes(cell.size)) p.push(`size: ${cell.size} is not in the run's options.sizes (${options.sizes.join(", ")})`);
-  if (cell.repetition > options.repetitions) p.push(`repetition: ${cell.repetition} is more than the run's options.repetitions (${options.repetitions})`);
+  const cap = repetitionCap(options);
+  if (cell.repetition > cap) p.push(`repetition: ${cell.repetition} is more than the run's ${options.untilCi !== undefined ? `options.maxReps (${cap})` : `options.repetitions (${cap})`}`);
   if (cell.streams !== options.streams) p.push(`streams: ${cell.streams} is not the run's options.streams (${options.streams})`);
   if (Date.parse(cell.ended) < Date.parse(cell.started)) p.push(`ended: ${cell.ended} is before started ${cell.started}`);
   return p;

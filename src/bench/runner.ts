@@ -5,11 +5,14 @@ import * as fs from "node:fs";
 import { readTopology, stackOutput, Topology, TopologyGuest, TopologyHost } from "../pulumi/outputs";
 import { streamPulumi } from "../pulumi/cli";
 import { repoRoot } from "../paths";
-import { guestCellScript, netperfCommand, parseGuestCell, parseSgToggle, parseTcpdump, SG_TOGGLE_SCRIPT, sgTogglePlan, TCPDUMP_SCRIPT } from "./cell";
-import { assembleEnvironment, TUNING_PROBE, variantState } from "./environment";
+import { guestCellScript, netperfCommand, parseGuestCell } from "./cell";
+import { assembleEnvironment, variantState } from "./environment";
+import { Datapath, getZeroCopyCounterProbe, indistinguishable, probeFacts, readDatapath, runProbe, VariantAsk } from "./probe";
 import { measureCell, parseProcSample } from "./procstat";
 import { estimateRemaining, formatDuration, progressLine, cellLabel } from "./progress";
-import { CellKey, cellId, createRun, NewCell, Run } from "./results";
+import { CellKey, cellId, createRun, NewCell, Run, RunOptions } from "./results";
+import { scenarioNamed } from "./scenarios";
+import { switchesFor } from "./schedule";
 import { SshSession } from "./session";
 import * as path from "node:path";
 
@@ -27,6 +30,27 @@ export interface BenchRunOptions {
   guest?: string;
   keepVariant?: boolean;
   signal?: AbortSignal;
+  /** A series walk: the lab variant every prefix runs on (the run's environment keeps it for --resume). */
+  seriesVariant?: string;
+}
+
+/** How the stack is asked to run a bench variant: IXLAB_VARIANT, and for a series prefix IXLAB_SERIES=KERNEL:N. */
+export function variantEnvironment(options: RunOptions, variant: string | null, seriesVariant: string | undefined): Record<string, string> {
+  if (variant === null) return { IXLAB_VARIANT: "", IXLAB_SERIES: "" };
+  const prefix = options.series?.prefixes.findIndex((p) => p.variant === variant) ?? -1;
+  if (options.series && prefix >= 0) return { IXLAB_VARIANT: seriesVariant ?? "", IXLAB_SERIES: `${options.series.kernel}:${prefix}` };
+  return { IXLAB_VARIANT: variant, IXLAB_SERIES: "" };
+}
+
+/** The bench variant the stack runs now: the lab variant, or under a series walk the prefix its kernel was built with. */
+export function runningVariant(topology: Topology, guest: TopologyGuest, options: RunOptions | undefined, seriesVariant: string | undefined): string | undefined {
+  const labVariant = (guest as Record<string, any>).variant as string | undefined;
+  if (!options?.series) return labVariant;
+  if (seriesVariant && labVariant !== seriesVariant) return undefined;
+  const k = ((topology as Record<string, any>).kernels as { name: string; patches?: string[] }[] | undefined)?.find((x) => x.name === options.series!.kernel);
+  if (!k?.patches) return undefined;
+  const p = options.series.prefixes.find((x) => x.patches.length === k.patches!.length && x.patches.every((n, i) => n === k.patches![i]));
+  return p?.variant;
 }
 
 export interface BenchOutcome {
@@ -35,8 +59,6 @@ export interface BenchOutcome {
   failedCells: string[];
   interrupted: boolean;
 }
-
-const PROC_SAMPLE = () => fs.readFileSync(path.join(repoRoot(), "src", "bench", "proc-sample.sh"), "utf8");
 
 function gitRevision(): { revision: string | null; dirty: boolean | null } {
   const rev = spawnSync("git", ["rev-parse", "HEAD"], { cwd: repoRoot(), encoding: "utf8" });
@@ -51,6 +73,9 @@ class Lab {
   hostSession!: SshSession;
   guestSession!: SshSession;
   private keys: Record<string, string>;
+
+  options?: RunOptions;
+  seriesVariant?: string;
 
   constructor(
     public readonly stack: string,
@@ -86,22 +111,24 @@ class Lab {
     await Promise.all([this.hostSession?.close(), this.guestSession?.close()]);
   }
 
-  /** The variant the guest runs now, as the topology reports it. */
+  /** The bench variant the stack runs now, as the topology reports it. */
   get currentVariant(): string | undefined {
-    return (this.guest as Record<string, any>).variant;
+    return runningVariant(this.topology, this.guest, this.options, this.seriesVariant);
   }
 
   /** Converges the stack on a variant (null: the stack's own) and reads the topology again. */
   async switchTo(variant: string | null, io: BenchIo): Promise<number> {
     const start = Date.now();
     await this.closeSessions();
-    io.log(`switching stack ${this.stack} to variant ${variant ?? `${(this.topology as any).activeVariant} (the stack's own)`}: pulumi up`);
-    const r = await streamPulumi(["up", "--yes", "--skip-preview", "--non-interactive", "--stack", this.stack], { IXLAB_VARIANT: variant ?? "" }, (line) => {
+    const env = this.options ? variantEnvironment(this.options, variant, this.seriesVariant) : { IXLAB_VARIANT: variant ?? "" };
+    const said = Object.entries(env).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(" ");
+    io.log(`switching stack ${this.stack} to variant ${variant ?? `${(this.topology as any).activeVariant} (the stack's own)`}: pulumi up${said ? ` with ${said}` : ""}`);
+    const r = await streamPulumi(["up", "--yes", "--skip-preview", "--non-interactive", "--stack", this.stack], env, (line) => {
       const l = line.trimEnd();
       // Resource steps and the summary; pulumi's progress dots and blank lines are noise here.
       if (/^\s+[+~\-]{1,2}\s|^\s+\+-|created|updated|replaced|deleted|Duration:|error:/i.test(l) && !/^@ /.test(l)) io.log(`  pulumi: ${l.trim()}`);
     });
-    if (r.status !== 0) throw new Error(`pulumi up --stack ${this.stack} with IXLAB_VARIANT=${variant ?? ""} failed (exit ${r.status}):\n${r.output.split("\n").filter((l) => /error/i.test(l)).slice(-8).join("\n")}`);
+    if (r.status !== 0) throw new Error(`pulumi up --stack ${this.stack} with ${said || "the stack's own variant"} failed (exit ${r.status}):\n${r.output.split("\n").filter((l) => /error/i.test(l)).slice(-8).join("\n")}`);
     this.topology = readTopology(this.stack);
     this.bind();
     this.openSessions();
@@ -112,9 +139,13 @@ class Lab {
 }
 
 async function sample(lab: Lab, signal?: AbortSignal): Promise<{ text: string; error?: string }> {
-  const r = await lab.hostSession.run("bash -s", { input: PROC_SAMPLE(), timeoutMs: 30_000, signal });
+  const r = await runProbe(lab.hostSession, "sample", [], { signal });
   if (r.code !== 0) return { text: r.stdout + r.stderr, error: `proc sample on ${lab.dut.name} failed (exit ${r.code}): ${r.stderr.trim().split("\n").pop() ?? ""}` };
   return { text: r.stdout };
+}
+
+function kernelKeyOf(topology: Topology, kernel: string): string | null {
+  return ((topology as Record<string, any>).kernels as { name: string; key?: string }[] | undefined)?.find((k) => k.name === kernel)?.key ?? null;
 }
 
 /** Runs one cell and writes it. Returns the figures for the progress line. */
@@ -130,46 +161,26 @@ async function runCell(lab: Lab, run: Run, key: CellKey, signal?: AbortSignal): 
   const cmd = netperfCommand(peer, key.test, key.size, durationSeconds);
   extra.netperfCommand = cmd;
 
-  const before = await sample(lab, signal);
+  // What runs, read when the cell starts (beside the first sample, so it costs no time of its own).
+  const [before, datapath] = await Promise.all([sample(lab, signal), nic ? readDatapath(lab.hostSession, nic, lab.guest.qemuPid!, signal) : Promise.resolve(undefined)]);
   raw["proc-before"] = before.text;
   if (before.error) errors.push(before.error);
+  const counters = getZeroCopyCounterProbe();
+  if (counters) await counters.start(lab.hostSession, lab.guest.qemuPid!);
 
-  let sgOriginal: string | null = null;
-  let during: Promise<{ code: number; stdout: string; stderr: string }> | undefined;
-  if (scenario === "tcpdump-during-stream" || scenario === "sg-toggle-during-stream") {
-    if (!nic) throw new Error(`host ${lab.dut.name} has no test NIC in the topology; scenario ${scenario} needs one`);
-    if (scenario === "tcpdump-during-stream") {
-      during = lab.hostSession.run(`bash -s -- ${nic} ${durationSeconds}`, { input: TCPDUMP_SCRIPT, timeoutMs: (durationSeconds + 60) * 1000, signal });
-    } else {
-      const q = await lab.hostSession.run(`ethtool -k ${nic} | awk '/^scatter-gather:/ {print $2}'`, { timeoutMs: 20_000 });
-      sgOriginal = q.code === 0 && /^(on|off)$/.test(q.stdout.trim()) ? q.stdout.trim() : null;
-      const plan = sgTogglePlan(durationSeconds);
-      extra.sgToggle = plan;
-      during = lab.hostSession.run(`bash -s -- ${nic} ${plan.intervalSeconds} ${plan.toggles}`, { input: SG_TOGGLE_SCRIPT, timeoutMs: (durationSeconds + 60) * 1000, signal });
-    }
-  }
+  const sc = scenarioNamed(scenario);
+  if (sc?.needsNic && !nic) throw new Error(`host ${lab.dut.name} has no test NIC in the topology; scenario ${scenario} needs one`);
+  const during = sc?.during ? await sc.during({ host: lab.hostSession, hostName: lab.dut.name, nic: nic!, durationSeconds, signal }) : undefined;
 
   let guestOut: { code: number; stdout: string; stderr: string; timedOut?: boolean };
   try {
     guestOut = await lab.guestSession.run("sh -s", { input: guestCellScript(cmd, key.streams), timeoutMs: (durationSeconds * 2 + 90) * 1000, signal });
   } finally {
     if (during) {
-      const d = await during;
-      raw[scenario === "tcpdump-during-stream" ? "tcpdump" : "sg-toggle"] = d.stdout + (d.stderr ? `\n-- stderr --\n${d.stderr}` : "");
-      if (scenario === "tcpdump-during-stream") {
-        const t = parseTcpdump(d.stdout);
-        extra.tcpdump = { captured: t.captured, receivedByFilter: t.receivedByFilter, droppedByKernel: t.droppedByKernel };
-        errors.push(...t.errors.map((e) => `tcpdump: ${e}`));
-      } else {
-        const t = parseSgToggle(d.stdout);
-        // The script restores on exit; if it was cut off, put scatter-gather back from here.
-        if (sgOriginal && t.restored !== sgOriginal) {
-          const fix = await lab.hostSession.run(`ethtool -K ${nic} sg ${sgOriginal}`, { timeoutMs: 20_000 });
-          errors.push(`scatter-gather restored to ${sgOriginal} by the runner (${fix.code === 0 ? "ok" : `failed: ${fix.stderr.trim()}`})`);
-        }
-        extra.sgToggle = { ...(extra.sgToggle as object), original: t.original, restored: t.restored, toggles: t.toggles, nicErrors: t.nicErrors };
-        errors.push(...t.errors.map((e) => `sg-toggle: ${e}`));
-      }
+      const d = await during.stop();
+      Object.assign(raw, d.raw);
+      Object.assign(extra, d.extra);
+      errors.push(...d.errors);
     }
   }
   if (signal?.aborted) throw new Error("interrupted");
@@ -179,6 +190,13 @@ async function runCell(lab: Lab, run: Run, key: CellKey, signal?: AbortSignal): 
   const g = parseGuestCell(guestOut.stdout, key.test, key.streams);
   errors.push(...g.errors);
   if (scenario === "sg-toggle-during-stream") extra.streamSurvived = g.errors.length === 0 && g.streams.every((s) => s.ok);
+  let dp: Datapath | undefined;
+  if (datapath) {
+    dp = { ...datapath, guestKernel: g.guestKernel };
+    if (counters) dp.zeroCopyCounters = await counters.stop(lab.hostSession, lab.guest.qemuPid!);
+  }
+  const prefix = run.record.options.series?.prefixes.find((p) => p.variant === key.variant);
+  if (prefix) extra.series = { kernel: run.record.options.series!.kernel, patches: prefix.patches, kernelKey: kernelKeyOf(lab.topology, run.record.options.series!.kernel) };
 
   const after = await sample(lab, signal);
   raw["proc-after"] = after.text;
@@ -214,39 +232,54 @@ async function runCell(lab: Lab, run: Run, key: CellKey, signal?: AbortSignal): 
     errors,
     retransmissions: g.retransmissions,
     extra,
+    ...(dp ? { datapath: dp } : {}),
   };
   return { cell, raw };
 }
 
 /** Runs (or continues) a bench. Throws for what stops the whole run; a failed cell is recorded and counted. */
+/** Warnings before a run: the variants it compares cannot differ on this lab (read from the dut host). */
+async function datapathWarnings(lab: Lab, options: RunOptions): Promise<string[]> {
+  if (options.series) return [];
+  const nic = lab.dut.data?.nic;
+  if (!nic) return [];
+  const d = await readDatapath(lab.hostSession, nic, lab.guest.qemuPid!);
+  const dev = await lab.hostSession.run("test -e /dev/vhost-net", { timeoutMs: 20_000 });
+  const all = ((lab.topology as Record<string, any>).variants ?? []) as VariantAsk[];
+  const asks = options.variants.map((v) => all.find((a) => a.name === v) ?? { name: v });
+  return indistinguishable(asks, { vhostDevice: dev.code === 0 || d.vhost, zeroCopyParam: d.zeroCopy !== null }, !!lab.topology.simulated);
+}
+
+/** Runs (or continues) a bench. Throws for what stops the whole run; a failed cell is recorded and counted. */
 export async function runBench(opts: BenchRunOptions, io: BenchIo): Promise<BenchOutcome> {
   const lab = new Lab(opts.stack, opts.guest ?? ("resume" in opts.run ? (opts.run.resume.record.environment.guest as string | undefined) : undefined));
+  lab.options = "create" in opts.run ? opts.run.create : opts.run.resume.record.options;
+  lab.seriesVariant = opts.seriesVariant ?? ("resume" in opts.run ? ((opts.run.resume.record.environment.series as { variant?: string } | undefined)?.variant) : undefined);
   lab.openSessions();
   const stackVariant = (lab.topology as Record<string, any>).activeVariant as string | undefined;
+  // Under a series walk the stack's own state is the full series on its own variant: a switch back is due whenever a prefix ran.
   let switched = false;
   let run: Run;
   const failed: string[] = [];
   let cellsRun = 0;
   try {
+    for (const w of await datapathWarnings(lab, lab.options)) io.log(`warning: ${w}`);
     if ("create" in opts.run) {
+      const nic = lab.dut.data?.nic ?? "none";
       const [qemu, netperfV, tuning] = await Promise.all([
         lab.hostSession.run("qemu-system-x86_64 --version", { timeoutMs: 30_000 }),
         lab.guestSession.run("netperf -V", { timeoutMs: 60_000 }),
-        lab.hostSession.run(`bash -s -- ${lab.dut.data?.nic ?? "none"}`, { input: TUNING_PROBE, timeoutMs: 30_000 }),
+        runProbe(lab.hostSession, "tuning", ["--nic", nic]),
       ]);
       if (netperfV.code === 255) throw new Error(`cannot reach guest ${lab.guest.name} over SSH: ${netperfV.stderr.trim().split("\n").pop()}`);
-      let tuningFound: Record<string, unknown> = { error: tuning.stderr.trim() || `exit ${tuning.code}` };
-      try {
-        if (tuning.code === 0) tuningFound = JSON.parse(tuning.stdout.trim().split("\n").pop() ?? "");
-      } catch {
-        tuningFound = { raw: tuning.stdout.trim() };
-      }
+      const tuningFound: Record<string, unknown> = (tuning.code === 0 && probeFacts(tuning.stdout)) || { error: tuning.stderr.trim() || `exit ${tuning.code}`, raw: tuning.stdout.trim() };
       const environment = assembleEnvironment(lab.topology, lab.guest.name, {
         qemuVersion: qemu.code === 0 ? qemu.stdout.split("\n")[0].trim() : null,
         netperfVersion: netperfV.code === 0 ? netperfV.stdout.trim() : null,
         git: gitRevision(),
         tuning: tuningFound,
       });
+      if (lab.options.series) environment.series = { variant: lab.seriesVariant ?? null };
       run = createRun(opts.resultsRoot, { stack: opts.stack, run: opts.run.id, options: opts.run.create, environment });
       io.log(`run ${run.record.run}: results in ${path.relative(process.cwd(), run.dir) || run.dir}`);
     } else {
@@ -256,33 +289,27 @@ export async function runBench(opts: BenchRunOptions, io: BenchIo): Promise<Benc
       io.log(`resuming run ${run.record.run}: ${run.pending().length} of ${run.pending().length + run.finished().size} cells to go`);
     }
 
-    const pending = run.pending();
-    const total = pending.length + run.finished().size;
-    let index = run.finished().size;
     const cellSeconds: number[] = [];
     const switchSeconds: number[] = [];
-    const todo = [...pending];
-    let lastVariant = lab.currentVariant;
-    const switchesAfter = (i: number) => {
-      let n = 0;
-      let v = lastVariant;
-      for (const k of todo.slice(i)) if (k.variant !== v) ((v = k.variant), n++);
-      return n;
-    };
-    for (let i = 0; i < todo.length; i++) {
-      const key = todo[i];
+    let index = run.finished().size;
+    const options = run.record.options;
+    for (;;) {
       if (opts.signal?.aborted) break;
+      const schedule = run.schedule();
+      const key = schedule.cells[0];
+      if (!key) break;
+      const total = index + schedule.cells.length;
       if (key.variant !== lab.currentVariant) {
         const s = await lab.switchTo(key.variant, io);
         switched = true;
         switchSeconds.push(s);
+        if (lab.currentVariant !== key.variant) throw new Error(`stack ${opts.stack} does not run variant ${key.variant} after the switch (it runs ${lab.currentVariant ?? "something else"})`);
       }
-      lastVariant = lab.currentVariant;
       const envVariants = (run.record.environment.variants as Record<string, unknown> | undefined) ?? {};
       if (!(key.variant in envVariants)) run.updateEnvironment({ variants: { ...envVariants, [key.variant]: variantState(lab.guest) } });
       const t0 = Date.now();
       const label = cellLabel(key);
-      const ticker = io.live ? setInterval(() => io.live!(`[${index + 1}/${total}] ${label}: running ${formatDuration((Date.now() - t0) / 1000)} of ${formatDuration(run.record.options.durationSeconds)}`), 1000) : undefined;
+      const ticker = io.live ? setInterval(() => io.live!(`[${index + 1}/${total}${schedule.moreEstimate ? `+~${schedule.moreEstimate}` : ""}] ${label}: running ${formatDuration((Date.now() - t0) / 1000)} of ${formatDuration(options.durationSeconds)}`), 1000) : undefined;
       let done: { cell: NewCell; raw: Record<string, string> };
       try {
         done = await runCell(lab, run, key, opts.signal);
@@ -298,12 +325,15 @@ export async function runBench(opts: BenchRunOptions, io: BenchIo): Promise<Benc
       index++;
       cellSeconds.push((Date.now() - t0) / 1000);
       if (cell.errors.length && (cell.throughputMbps === null && cell.transactionsPerSec == null)) failed.push(cellId(key));
-      const eta = estimateRemaining({ remainingCells: todo.length - i - 1, remainingSwitches: switchesAfter(i + 1), cellSeconds, switchSeconds, durationSeconds: run.record.options.durationSeconds });
-      io.log(progressLine(index, total, key, cell, eta));
+      const next = run.schedule();
+      const eta = estimateRemaining({ remainingCells: next.cells.length + next.moreEstimate, remainingSwitches: switchesFor(next.cells, lab.currentVariant), cellSeconds, switchSeconds, durationSeconds: options.durationSeconds });
+      const ci = options.untilCi !== undefined ? ` until CI ≤${options.untilCi}%: ${next.open.length ? `${next.open.length} cell(s) open, widest ±${Math.max(...next.open.map((o) => o.halfWidthPct)).toFixed(1)}%, ~${next.moreEstimate + next.cells.length} more` : "all within"}` : "";
+      io.log(progressLine(index, index + next.cells.length, key, cell, eta) + ci);
     }
     if (!opts.signal?.aborted && run.pending().length === 0) run.finish();
   } finally {
-    if (!opts.signal?.aborted && !opts.keepVariant && stackVariant && (switched || lab.currentVariant !== stackVariant) && lab.currentVariant !== stackVariant) {
+    const own = lab.options?.series ? switched : lab.currentVariant !== stackVariant;
+    if (!opts.signal?.aborted && !opts.keepVariant && stackVariant && (switched || own) && own) {
       try {
         await lab.switchTo(null, io);
       } catch (e) {

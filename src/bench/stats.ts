@@ -1,74 +1,16 @@
 // Statistics over a cell's repetitions: mean, sample standard deviation, a 95% confidence interval
-// from Student's t, a warning when that interval is wide, and outliers flagged (never dropped).
+// from Student's t, a warning when that interval is wide, and outliers flagged (never dropped); and
+// the comparison of two cells: Welch's t, Mann-Whitney U, the 95% interval of the % change (Fieller)
+// and Holm's correction. Distributions and tests come from stdlib (@stdlib/*), not from here.
+import normalCdf from "@stdlib/stats-base-dists-normal-cdf";
+import tQuantile from "@stdlib/stats-base-dists-t-quantile";
+import padjust from "@stdlib/stats-padjust";
+import ttest2 from "@stdlib/stats-ttest2";
 
-/**
- * Two-sided 95% critical values of Student's t, t(0.975, df), for df = 1..30 (index = df), to six
- * decimals. They agree with the usual printed tables (12.706, 4.303, 3.182, ...) and with
- * tQuantile975 below; larger df are computed.
- */
-export const T975: readonly number[] = [
-  NaN, 12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
-  2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963,
-  2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272,
-];
-
-/** t(0.975, df): from the table up to df 30, solved from the t distribution above it. */
+/** t(0.975, df), the two-sided 95% critical value of Student's t (stdlib's quantile; df may be fractional, as Welch's is). */
 export function tCritical95(df: number): number {
-  if (!Number.isInteger(df) || df < 1) throw new RangeError(`degrees of freedom must be a positive integer, got ${df}`);
-  return df < T975.length ? T975[df] : tQuantile975(df);
-}
-
-/** Solves P(T > t) = 0.025 for Student's t with df degrees of freedom (bisection on the exact CDF). */
-export function tQuantile975(df: number): number {
-  const upperTail = (t: number) => 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
-  let lo = 0;
-  let hi = 100;
-  for (let i = 0; i < 200; i++) {
-    const mid = (lo + hi) / 2;
-    if (upperTail(mid) > 0.025) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
-
-function logGamma(x: number): number {
-  // Lanczos approximation (g = 7, n = 9); accurate to ~1e-15 for x > 0.
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  x -= 1;
-  let a = c[0];
-  const t = x + 7.5;
-  for (let i = 1; i < 9; i++) a += c[i] / (x + i);
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** The regularized incomplete beta function I_x(a, b), by its continued fraction (modified Lentz). */
-export function incompleteBeta(x: number, a: number, b: number): number {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  // The fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise.
-  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
-  const tiny = 1e-300;
-  let f = 1;
-  let c = 1;
-  let d = 0;
-  for (let i = 0; i <= 400; i++) {
-    const m = Math.floor(i / 2);
-    let num: number;
-    if (i === 0) num = 1;
-    else if (i % 2 === 0) num = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
-    else num = -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
-    d = 1 + num * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    d = 1 / d;
-    c = 1 + num / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    const cd = c * d;
-    f *= cd;
-    if (Math.abs(1 - cd) < 1e-15) break;
-  }
-  return (front * (f - 1)) / a;
+  if (!(df > 0)) throw new RangeError(`degrees of freedom must be positive, got ${df}`);
+  return tQuantile(0.975, df);
 }
 
 export function mean(xs: readonly number[]): number {
@@ -139,4 +81,132 @@ export function summarize(values: readonly number[]): Summary {
   const half = (tCritical95(xs.length - 1) * sd) / Math.sqrt(xs.length);
   const relativeWidth = m === 0 ? (half === 0 ? 0 : Infinity) : (2 * half) / Math.abs(m);
   return { n: xs.length, values: xs, mean: m, sd, ci95: { low: m - half, high: m + half, half }, relativeWidth, wide: relativeWidth > WIDE_CI, outliers: outlierIndexes(xs) };
+}
+
+/** Welch's two-sample t test (unequal variances), two-sided; null when either side has fewer than two values. */
+export interface Welch {
+  t: number;
+  df: number;
+  p: number;
+}
+
+export function welch(a: readonly number[], b: readonly number[]): Welch | null {
+  if (a.length < 2 || b.length < 2) return null;
+  const va = sampleStdDev(a)! ** 2 / a.length;
+  const vb = sampleStdDev(b)! ** 2 / b.length;
+  // stdlib answers NaN when both sides have no spread; the answer is then certain either way.
+  if (va + vb === 0) return mean(a) === mean(b) ? { t: 0, df: a.length + b.length - 2, p: 1 } : { t: mean(b) > mean(a) ? Infinity : -Infinity, df: a.length + b.length - 2, p: 0 };
+  const r = ttest2([...b], [...a], { variance: "unequal" });
+  return { t: r.statistic, df: r.df, p: r.pValue };
+}
+
+/** Mann-Whitney U of b against a (U counts pairs with b above a, ties half), two-sided. */
+export interface MannWhitney {
+  u: number;
+  p: number;
+  /** Exact permutation distribution (no ties, small samples) or the normal approximation with tie and continuity corrections. */
+  method: "exact" | "normal";
+}
+
+/** Samples this small or smaller get the exact distribution when there are no ties. */
+export const MWU_EXACT_MAX = 40;
+
+/**
+ * The smallest two-sided p the Mann-Whitney test can reach with these sample sizes, 2 / C(na + nb, na):
+ * 0.1 for 3 and 3, so at the default 3 repetitions it can never reach 5% and is not run.
+ */
+export function mannWhitneyFloor(na: number, nb: number): number {
+  let c = 1;
+  for (let i = 1; i <= na; i++) c = (c * (nb + i)) / i;
+  return Math.min(1, 2 / c);
+}
+
+/** null when the sample sizes cannot reach alpha at all (see mannWhitneyFloor). */
+export function mannWhitney(a: readonly number[], b: readonly number[], alpha = 0.05): MannWhitney | null {
+  const na = a.length;
+  const nb = b.length;
+  if (na === 0 || nb === 0 || mannWhitneyFloor(na, nb) > alpha) return null;
+  let u = 0;
+  for (const y of b) for (const x of a) u += y > x ? 1 : y === x ? 0.5 : 0;
+  const all = [...a, ...b].sort((x, y) => x - y);
+  const tieGroups: number[] = [];
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j < all.length && all[j] === all[i]) j++;
+    if (j - i > 1) tieGroups.push(j - i);
+    i = j;
+  }
+  if (tieGroups.length === 0 && na + nb <= MWU_EXACT_MAX) {
+    const dist = exactUDistribution(na, nb);
+    let below = 0;
+    let above = 0;
+    dist.forEach((pr, k) => {
+      if (k <= u) below += pr;
+      if (k >= u) above += pr;
+    });
+    return { u, p: Math.min(1, 2 * Math.min(below, above)), method: "exact" };
+  }
+  const n = na + nb;
+  const mu = (na * nb) / 2;
+  const sigma = Math.sqrt(((na * nb) / 12) * (n + 1 - tieGroups.reduce((s, t) => s + t ** 3 - t, 0) / (n * (n - 1))));
+  if (sigma === 0) return { u, p: 1, method: "normal" };
+  const z = (Math.abs(u - mu) - 0.5) / sigma;
+  return { u, p: Math.min(1, 2 * (1 - normalCdf(Math.max(0, z), 0, 1))), method: "normal" };
+}
+
+/**
+ * P(U = k) for k = 0..na*nb under H0. The largest of all values is b's with probability n / (m + n)
+ * and then lies above all m of a's (U gains m), else it is a's and adds nothing:
+ * P(m, n, k) = n/(m+n) P(m, n-1, k-m) + m/(m+n) P(m-1, n, k).
+ */
+function exactUDistribution(na: number, nb: number): number[] {
+  // f[m][n] as arrays over k, built up in n for each m; probabilities keep the numbers finite.
+  let prev: number[][] = Array.from({ length: nb + 1 }, () => [1]); // m = 0: U = 0 with certainty
+  for (let m = 1; m <= na; m++) {
+    const cur: number[][] = [[1]]; // n = 0
+    for (let n = 1; n <= nb; n++) {
+      const size = m * n + 1;
+      const f = new Array<number>(size).fill(0);
+      prev[n].forEach((p, k) => (f[k] += (m / (m + n)) * p));
+      cur[n - 1].forEach((p, k) => (f[k + m] += (n / (m + n)) * p));
+      cur.push(f);
+    }
+    prev = cur;
+  }
+  return prev[nb];
+}
+
+/**
+ * The % change of b's mean over a's, (mean(b) / mean(a) - 1) * 100, with its 95% interval by
+ * Fieller's theorem for a ratio of two independent means, with Welch-type degrees of freedom taken
+ * at the estimated ratio (Tamhane and Logan 2004). Unlike "CI of the difference / baseline mean" it
+ * counts the baseline's own noise. The interval is null (unbounded) when a's mean is not clearly
+ * away from zero, or either side has a single value.
+ */
+export interface PercentChange {
+  pct: number;
+  ci: { low: number; high: number } | null;
+}
+
+export function percentChange(a: readonly number[], b: readonly number[]): PercentChange | null {
+  const ma = mean(a);
+  const mb = mean(b);
+  if (!(ma > 0) || mb < 0) return null;
+  const r = mb / ma;
+  const pct = (r - 1) * 100;
+  if (a.length < 2 || b.length < 2) return { pct, ci: null };
+  const va = sampleStdDev(a)! ** 2 / a.length;
+  const vb = sampleStdDev(b)! ** 2 / b.length;
+  if (va + vb === 0) return { pct, ci: { low: pct, high: pct } };
+  const df = (vb + r * r * va) ** 2 / (vb ** 2 / (b.length - 1) + (r ** 4 * va ** 2) / (a.length - 1));
+  const t = tCritical95(df);
+  const denom = ma * ma - t * t * va;
+  if (denom <= 0) return { pct, ci: null };
+  const root = t * Math.sqrt(ma * ma * vb + mb * mb * va - t * t * va * vb);
+  return { pct, ci: { low: ((ma * mb - root) / denom - 1) * 100, high: ((ma * mb + root) / denom - 1) * 100 } };
+}
+
+/** Holm's step-down adjustment of a family of p-values (stdlib padjust), in the order given. */
+export function holm(ps: readonly number[]): number[] {
+  return ps.length ? padjust([...ps], "holm") : [];
 }

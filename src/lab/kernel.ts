@@ -19,7 +19,10 @@ export interface KernelBuildPlan {
   /** Set for git sources: the repository (a local path made absolute), the ref, the commit it named at plan time. */
   git?: GitSource;
   sourceIdentity: string;
+  /** The patches this build applies, in order (a prefix of `series` under IXLAB_SERIES). */
   patches: string[];
+  /** The kernel's whole patch series. */
+  series: string[];
   fragments: string[];
   base: string;
   localversion: string;
@@ -125,7 +128,7 @@ function patchFiles(spec: string, root: string, where: string): string[] {
  * Outputs belong to a stack (its destroy removes them); the build tree belongs to the lab's kernel and
  * is shared by the stacks of that lab, so a second stack of the same lab rebuilds nothing.
  */
-export function planKernelBuild(k: Kernel, labName: string, stack: string, root: string, cache: string, where: string): KernelBuildPlan {
+export function planKernelBuild(k: Kernel, labName: string, stack: string, root: string, cache: string, where: string, opts: { patchPrefix?: number } = {}): KernelBuildPlan {
   const target = k.for === "guest" ? "bzImage" : "deb";
   let source: { tarball?: string; git?: GitSource; identity: string };
   if (k.source.type === "git" && k.source.url && k.source.ref) {
@@ -141,7 +144,10 @@ export function planKernelBuild(k: Kernel, labName: string, stack: string, root:
   } else {
     throw new KernelPlanError(`${where}.source: ${k.source.type === "git" ? "a git source needs url and ref" : "downloaded tarballs are not built yet; use debian-source, git or a local tarball path"}`);
   }
-  const patches = k.patches ? patchFiles(k.patches, root, where) : [];
+  const series = k.patches ? patchFiles(k.patches, root, where) : [];
+  if (opts.patchPrefix !== undefined && opts.patchPrefix > series.length) throw new KernelPlanError(`IXLAB_SERIES: kernel ${k.name}'s series has ${series.length} patch(es), not ${opts.patchPrefix}`);
+  // A series walk builds the first N patches (IXLAB_SERIES); the key then covers exactly those.
+  const patches = opts.patchPrefix !== undefined ? series.slice(0, opts.patchPrefix) : series;
   const fragments = k.config.fragments.map((f) => path.resolve(root, f));
   const base = ["tinyconfig", "defconfig", "allnoconfig", "running"].includes(k.config.base) ? k.config.base : path.resolve(root, k.config.base);
   const inputs = {
@@ -166,7 +172,7 @@ export function planKernelBuild(k: Kernel, labName: string, stack: string, root:
     ...(patches.length ? ["--patches", patches.join(" ")] : []),
     ...(fragments.length ? ["--fragments", fragments.join(" ")] : []),
   ];
-  return { name: k.name, key, target, sourceTarball: source.tarball, git: source.git, sourceIdentity: source.identity, patches, fragments, base, localversion: k.localversion ?? "", out, tree, args };
+  return { name: k.name, key, target, sourceTarball: source.tarball, git: source.git, sourceIdentity: source.identity, patches, series, fragments, base, localversion: k.localversion ?? "", out, tree, args };
 }
 
 /** A host kernel to install on real hosts: the dut hosts whose active variant names it. */

@@ -111,6 +111,7 @@ export interface TopologyHost {
   kernel?: string;
   facts?: HostFacts;
   sim?: { namespace: string };
+  vm?: Record<string, unknown>;
 }
 
 export interface TopologyGuest {
@@ -166,6 +167,8 @@ export interface Topology {
   lab: string;
   stack: string;
   simulated: boolean;
+  /** Sim labs: what the hosts are ("netns", or "vm" for the VM lab). */
+  simHosts?: string;
   hosts: TopologyHost[];
   links: LinkPlan[];
   variants: TopologyVariant[];
@@ -191,10 +194,11 @@ export interface Topology {
 }
 
 /** The parts of the topology that need nothing but the lab. */
-export function planTopology(lab: Lab): Pick<Topology, "lab" | "simulated" | "variants" | "defaultVariant" | "activeVariant" | "bench"> {
+export function planTopology(lab: Lab): Pick<Topology, "lab" | "simulated" | "simHosts" | "variants" | "defaultVariant" | "activeVariant" | "bench"> {
   return {
     lab: lab.name,
     simulated: lab.sim !== undefined,
+    ...(lab.sim ? { simHosts: lab.sim.hosts } : {}),
     variants: lab.variants.map((v) => ({ name: v.name, hostKernel: v.hostKernel, moduleParams: v.moduleParams, vhost: v.vhost, zeroCopy: v.zeroCopy })),
     defaultVariant: lab.derived.activeVariant,
     activeVariant: lab.derived.activeVariant,
@@ -214,11 +218,15 @@ export function planTopology(lab: Lab): Pick<Topology, "lab" | "simulated" | "va
 export interface HostLive {
   hostKey: string;
   facts?: HostFacts;
+  /** A VM lab host: what its QEMU reported (pid, console log, QMP socket, acceleration, boot time). */
+  vm?: Record<string, unknown>;
 }
 
 export interface KernelLive {
   artifact?: KernelArtifactFacts;
   boot?: KernelBootFacts;
+  /** The patches the build applied (file names, in order): a prefix of the series during a series walk. */
+  patches?: string[];
 }
 
 /** What a guest's components reported: QEMU (guest role), its macvtap, its host's vhost_net. */
@@ -286,6 +294,7 @@ export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: LiveFa
         kernel: facts?.kernelRelease,
         facts,
         ...(h.sim ? { sim: { namespace: h.sim.ns } } : {}),
+        ...(h.vm ? { vm: { cpus: h.vm.cpus, memoryMiB: h.vm.memoryMiB, managementMac: h.vm.mac, nics: h.vm.nics, namespace: plan.vm?.ns, ...live.hosts[h.name]?.vm } } : {}),
       };
     }),
     links: plan.links,
@@ -300,6 +309,7 @@ export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: LiveFa
         release: a?.release,
         sha256: a?.sha256,
         buildSeconds: a?.buildSeconds,
+        patches: kernels[k.name]?.patches,
         bootCheck: b ? { release: b.release, accel: b.accel, bootSeconds: b.bootSeconds } : undefined,
       };
     }),

@@ -2,7 +2,7 @@
 // size, variants side by side, error bars = 95% confidence interval). No scripts, no external files.
 import { Summary } from "../bench/stats";
 import { Report, Row, Table } from "./model";
-import { deltaText, fixed, lineRateHeader, resultText, tableNotes } from "./text";
+import { deltaText, fixed, lineRateHeader, METRIC_HEADER, metricCells, metricRows, PATCH_HEADER, PATCH_NOTE, patchCells, patchTitle, resultText, tableNotes, verdictRules, verdictText } from "./text";
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
@@ -141,14 +141,28 @@ export function cpuChart(t: Table): string {
 function tableHtml(t: Table): string {
   const rows = t.rows.map(
     (r: Row) =>
-      `<tr class="${r.source}"><td>${esc(r.sizeLabel)}</td><td>${esc(r.label)}</td><td>${esc(resultText(r))}</td><td>${fixed(r.qemuCpuPct?.mean)}</td><td>${fixed(r.vhostCpuPct?.mean)}</td><td>${fixed(r.irqPerSec?.mean, 0)}</td><td>${fixed(r.lineRatePct)}</td><td>${esc(deltaText(r))}</td></tr>`,
+      `<tr class="${r.source}"><td>${esc(r.sizeLabel)}</td><td>${esc(r.label)}</td><td>${esc(resultText(r))}</td><td>${fixed(r.qemuCpuPct?.mean)}</td><td>${fixed(r.vhostCpuPct?.mean)}</td><td>${fixed(r.irqPerSec?.mean, 0)}</td><td>${fixed(r.lineRatePct)}</td><td>${esc(deltaText(r))}</td>${verdictCell(verdictText(r))}</tr>`,
   );
   const notes = tableNotes(t);
   return [
-    `<table><thead><tr><th>size</th><th>variant</th><th>${t.unit === "Mb/s" ? "throughput Mb/s" : "transactions/s"} ± 95% CI</th><th>qemu CPU %</th><th>vhost CPU %</th><th>irq/s</th><th>${esc(lineRateHeader(t))}</th><th>Δ vs baseline</th></tr></thead>`,
+    `<table><thead><tr><th>size</th><th>variant</th><th>${t.unit === "Mb/s" ? "throughput Mb/s" : "transactions/s"} ± 95% CI</th><th>qemu CPU %</th><th>vhost CPU %</th><th>irq/s</th><th>${esc(lineRateHeader(t))}</th><th>Δ vs baseline [95% CI]</th><th>verdict</th></tr></thead>`,
     `<tbody>${rows.join("\n")}</tbody></table>`,
     notes.length ? `<ul class="notes">${notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : "",
+    simpleTable(METRIC_HEADER, metricRows(t).map(metricCells), "metrics", `${t.test}: every figure against the baseline`),
   ].join("\n");
+}
+
+/** The verdict as a cell whose class colours it (improved green, regressed red, the rest grey). */
+function verdictCell(v: string): string {
+  const cls = v.startsWith("improved") ? "improved" : v.startsWith("regressed") ? "regressed" : v ? "undecided" : "";
+  return `<td class="verdict ${cls}">${esc(v)}</td>`;
+}
+
+/** A table whose last text column is a verdict: the per-figure and per-patch tables. */
+function simpleTable(header: string[], rows: string[][], cls: string, caption?: string, verdictAt = header.indexOf("verdict")): string {
+  if (!rows.length) return "";
+  const tr = (cells: string[]) => `<tr>${cells.map((c, i) => (i === verdictAt ? verdictCell(c) : `<td>${esc(c)}</td>`)).join("")}</tr>`;
+  return `<table class="${cls}">${caption ? `<caption>${esc(caption)}</caption>` : ""}<thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map(tr).join("\n")}</tbody></table>`;
 }
 
 export function renderHtml(report: Report): string {
@@ -158,6 +172,11 @@ export function renderHtml(report: Report): string {
     const plots = [resultChart(t), ...(t.rows.some((r) => r.qemuCpuPct || r.vhostCpuPct) ? [cpuChart(t)] : [])];
     return `<section><h2>${esc(t.test)}</h2>\n${tableHtml(t)}\n<div class="plots">${plots.join("\n")}</div></section>`;
   });
+  for (const p of report.series ?? [])
+    sections.push(`<section><h2>${esc(patchTitle(p))}</h2>\n${simpleTable(PATCH_HEADER, p.rows.map((r) => patchCells(p, r)), "patches")}<p class="notes">${esc(PATCH_NOTE)}</p></section>`);
+  const summary = report.summary.length
+    ? `<section class="summary"><h2>Verdicts</h2>${report.summary.map((i) => `<p><b>${esc(i.heading)}</b></p><ul>${i.lines.map((l) => `<li>${esc(l)}</li>`).join("")}</ul>`).join("")}<p>${esc(verdictRules(report))}</p></section>`
+    : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ixlab report: ${esc(report.runs.map((r) => `${r.stack}/${r.run}`).join(", "))}</title>
 <style>
@@ -168,8 +187,16 @@ td:nth-child(2), th:nth-child(2) { text-align: left; }
 tr.seed td { color: #666; font-style: italic; }
 .notes { color: #8a4b00; }
 .plots svg { display: block; margin: 16px 0; }
+td.verdict, th:last-child { text-align: left; }
+table:not(.metrics):not(.patches) td.verdict { white-space: nowrap; }
+caption { text-align: left; font-weight: bold; padding: 4px 0; }
+td.improved { color: #1a7f37; font-weight: bold; }
+td.regressed { color: #c62828; font-weight: bold; }
+td.undecided { color: #666; }
+table.metrics td:nth-child(3), table.patches td:nth-child(2), table.patches td:nth-child(3) { text-align: left; }
 </style></head><body>
 <h1>ixlab report</h1>
+${summary}
 <ul>${runs}<li>baseline: ${esc(report.baseline)}</li>${report.reference ? `<li>reference (seed:*, dashed bars): ${esc(report.reference.source)}; ${esc(report.reference.note)}</li>` : ""}${report.warnings.map((w) => `<li class="notes">warning: ${esc(w)}</li>`).join("")}</ul>
 ${sections.join("\n")}
 <p>CPU is percent of one CPU (a process busy on two CPUs shows 200%); qemu excludes its vhost workers. Error bars and ± are the 95% confidence interval (Student's t over the repetitions); ⚠ marks an interval wider than 5% of the mean; * marks outliers (modified z-score above 3.5), kept in every figure.</p>

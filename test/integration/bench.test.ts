@@ -63,7 +63,7 @@ describe("ixlab bench on the sim lab", () => {
     made.push(...newRun(seen));
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stderr, /\[1\/4\] baseline TCP_STREAM 4K rep 1: [\d.]+ Mb\/s, qemu \d+%, vhost — \(ETA \d+(m\d\d)?s\)/);
-    assert.match(r.stderr, /switching stack benchtest to variant userspace: pulumi up/);
+    assert.match(r.stderr, /switching stack benchtest to variant userspace: pulumi up with IXLAB_VARIANT=userspace/);
     assert.match(r.stderr, /\[4\/4\] userspace TCP_STREAM 64K rep 1: .* \(ETA done\)/);
     assert.match(r.stderr, /switching stack benchtest to variant baseline \(the stack's own\)/);
     assert.match(r.stdout, /\| 4K +\| baseline +\| [\d.]+/);
@@ -79,7 +79,24 @@ describe("ixlab bench on the sim lab", () => {
       assert.ok(c.qemuCpuPct! > 0, `${c.id} has qemu CPU`);
       assert.deepEqual(c.errors, []);
       for (const f of Object.values(c.raw)) assert.ok(fs.statSync(path.join(dir, "cells", c.id, f)).size > 0);
+      // What ran, read from the dut host and the guest as the cell started.
+      const d = c.datapath!;
+      assert.ok(d, `${c.id} has a datapath`);
+      assert.equal(d.vhost, false, "the sim's QEMU holds no /dev/vhost-net here");
+      assert.match(d.qemuCmdlineSha256 ?? "", /^[0-9a-f]{64}$/);
+      assert.equal(d.mtu, 1500);
+      assert.equal(d.offloads?.["scatter-gather"], true);
+      assert.match(d.guestKernel ?? "", /-ixlab-guest$/);
+      assert.equal(d.hostKernel, require("node:os").release(), "a sim host runs this machine's kernel");
     }
+    const digest = (v: string) => [...new Set(loaded.cells.filter((c) => c.variant === v).map((c) => c.datapath!.qemuCmdlineSha256))];
+    assert.equal(digest("baseline").length, 1, "one QEMU command line per variant");
+    // Without /dev/vhost-net the sim's baseline falls back to vhost=off: the same QEMU as userspace.
+    const env0 = loaded.record.environment as Record<string, any>;
+    if (env0.variants.baseline.vhost.effective === false) assert.deepEqual(digest("baseline"), digest("userspace"), "both ran the same datapath");
+    else assert.notDeepEqual(digest("baseline"), digest("userspace"), "vhost=on and vhost=off are different QEMU command lines");
+    // Sim hosts share this machine's /dev: without vhost-net the bench says so before it starts.
+    if (!fs.existsSync("/dev/vhost-net")) assert.match(r.stderr, /^warning: variants baseline, userspace cannot differ on this lab: no \/dev\/vhost-net on the dut host/m);
     const env = loaded.record.environment as Record<string, any>;
     assert.deepEqual(Object.keys(env.variants), ["baseline", "userspace"]);
     assert.equal(env.variants.userspace.vhost.requested, false);

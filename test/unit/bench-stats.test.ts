@@ -1,35 +1,72 @@
-// Statistics against values computed by hand (each computation is written out next to its test).
+// Statistics against values computed by hand (each computation is written out next to its test) and
+// against SciPy/statsmodels values in test/fixtures/stats/stats.json (made by make.py beside it).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { incompleteBeta, mean, median, outlierIndexes, sampleStdDev, summarize, T975, tCritical95, tQuantile975, WIDE_CI } from "../../src/bench/stats";
+import * as fs from "node:fs";
+import { holm, mannWhitney, mannWhitneyFloor, mean, median, outlierIndexes, percentChange, sampleStdDev, summarize, tCritical95, WIDE_CI, welch } from "../../src/bench/stats";
+import { fixture } from "../helpers";
 
 const close = (a: number | undefined, b: number, eps = 1e-6) => assert.ok(a !== undefined && Math.abs(a - b) <= eps, `${a} is not ${b} (+-${eps})`);
 
-describe("Student's t", () => {
-  it("the table matches the printed three-decimal tables", () => {
-    // t(0.975, df) from any statistics textbook's table.
-    const printed = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
-    printed.forEach((v, i) => close(T975[i + 1], v, 0.0005));
+const ref = JSON.parse(fs.readFileSync(fixture("stats", "stats.json"), "utf8")) as {
+  cases: { name: string; a: number[]; b: number[]; summaryA: { mean: number; sd: number; half: number }; welch?: { t: number; df: number; p: number }; mannWhitney: { u: number; p: number; method: string }; pct: number; pctCi: [number, number] | null }[];
+  quantiles: { df: number; t975: number }[];
+  holm: { p: number[]; adjusted: number[] }[];
+};
+const rel = (a: number | undefined, b: number, eps = 1e-9) => assert.ok(a !== undefined && Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${a} is not ${b} (relative +-${eps})`);
+
+describe("against SciPy and statsmodels (test/fixtures/stats/make.py)", () => {
+  it("t(0.975, df), integer and fractional df", () => {
+    for (const q of ref.quantiles) rel(tCritical95(q.df), q.t975, 1e-9);
+    // and the printed tables' three decimals
+    close(tCritical95(2), 4.303, 0.0005);
+    assert.throws(() => tCritical95(0), /positive/);
   });
 
-  it("the table matches the distribution solved numerically, and closed forms for df 1 and 2", () => {
-    for (let df = 1; df <= 30; df++) close(tQuantile975(df), T975[df], 1e-6);
-    // df = 1 (Cauchy): t = tan(pi (0.975 - 0.5)) = tan(0.475 pi) = 12.7062047...
-    close(tQuantile975(1), Math.tan(0.475 * Math.PI), 1e-7);
-    // df = 2: t = (2p - 1) / sqrt(2 p (1 - p)) with p = 0.975: 0.95 / sqrt(0.04875) = 4.3026527...
-    close(tQuantile975(2), 0.95 / Math.sqrt(2 * 0.975 * 0.025), 1e-7);
+  for (const c of ref.cases)
+    it(`${c.name}: summary, Welch, Mann-Whitney, % change and its Fieller interval`, () => {
+      const s = summarize(c.a);
+      rel(s.mean, c.summaryA.mean);
+      rel(s.sd, c.summaryA.sd);
+      rel(s.ci95?.half, c.summaryA.half, 1e-9);
+      const w = welch(c.a, c.b);
+      if (c.welch) {
+        rel(w?.t, c.welch.t, 1e-9);
+        rel(w?.df, c.welch.df, 1e-9);
+        rel(w?.p, c.welch.p, 1e-7);
+      }
+      const m = mannWhitney(c.a, c.b);
+      if (mannWhitneyFloor(c.a.length, c.b.length) > 0.05) assert.equal(m, null, "n too small for the test to reach 5%");
+      else {
+        assert.equal(m?.method, c.mannWhitney.method);
+        rel(m?.u, c.mannWhitney.u);
+        rel(m?.p, c.mannWhitney.p, 1e-9);
+      }
+      const pc = percentChange(c.a, c.b);
+      rel(pc?.pct, c.pct);
+      if (c.pctCi === null) assert.equal(pc?.ci, null);
+      else {
+        rel(pc?.ci?.low, c.pctCi[0], 1e-9);
+        rel(pc?.ci?.high, c.pctCi[1], 1e-9);
+      }
+    });
+
+  it("Holm's adjustment", () => {
+    for (const f of ref.holm) holm(f.p).forEach((p, i) => rel(p, f.adjusted[i], 1e-12));
+    assert.deepEqual(holm([]), []);
   });
 
-  it("large df are computed and tend to the normal 1.959964", () => {
-    close(tCritical95(60), 2.000298, 1e-6);
-    close(tCritical95(120), 1.979930, 1e-6);
-    close(tCritical95(1e6), 1.959966, 1e-5);
-    assert.throws(() => tCritical95(0), /positive integer/);
-  });
-
-  it("incompleteBeta has I_x(1, 1) = x and I_x(a, b) = 1 - I_(1-x)(b, a)", () => {
-    close(incompleteBeta(0.3, 1, 1), 0.3, 1e-12);
-    close(incompleteBeta(0.2, 2.5, 0.5), 1 - incompleteBeta(0.8, 0.5, 2.5), 1e-12);
+  it("edge cases: one value, no spread on either side, the smallest reachable Mann-Whitney p", () => {
+    assert.equal(welch([1], [1, 2]), null);
+    assert.deepEqual(welch([5, 5], [5, 5]), { t: 0, df: 2, p: 1 });
+    assert.equal(welch([5, 5], [6, 6])?.p, 0);
+    assert.deepEqual(percentChange([100, 100], [110, 110]), { pct: 10.000000000000009, ci: { low: 10.000000000000009, high: 10.000000000000009 } });
+    assert.deepEqual(percentChange([100], [110, 111])?.ci, null);
+    assert.equal(percentChange([0, 0], [1, 2]), null, "no % of a zero baseline");
+    // 2 / C(6, 3) = 0.1; 2 / C(8, 4) = 2 / 70
+    close(mannWhitneyFloor(3, 3), 0.1, 1e-12);
+    close(mannWhitneyFloor(4, 4), 2 / 70, 1e-12);
+    assert.equal(mannWhitney([1, 2, 3], [4, 5, 6]), null);
   });
 });
 

@@ -30,11 +30,26 @@ describe("report", () => {
     // zerocopy 4K: 7400 7402 7300: mean 7367.33; deviations 32.67, 34.67, -67.33, squares sum 6802.67,
     //   s = sqrt(3401.33) = 58.32, half 144.88; width 289.75 / 7367.33 = 3.9% (no warning);
     //   median 7400, MAD = median(0, 2, 100) = 2, M(7300) = 0.6745 * 100 / 2 = 33.7 > 3.5: r3 outlier;
-    //   delta (7367.33 - 4910) / 4910 = +50.0%.
+    //   delta (7367.33 - 4910) / 4910 = +50.0%; Fieller's 95% interval [+47.3, +52.8] and Welch's p
+    //   0.000127 are SciPy's (test/fixtures/stats, case n3-reference-like).
     // baseline 64K: 9000 9100 9200: s 100, half 248.41, width 496.83 / 9100 = 5.5% > 5%: warning.
     // zerocopy 64K: 9150 9170 (r3 missing): s 14.142, t(0.975, 1) = 12.706205, half = 12.706205 * 14.142
-    //   / sqrt(2) = 127.06; delta (9160 - 9100) / 9100 = +0.7%.
+    //   / sqrt(2) = 127.06; delta (9160 - 9100) / 9100 = +0.7%, its interval [-1.9, +3.4] crosses 0 and
+    //   leaves +-2%: inconclusive.
+    // Holm over the 9 tests (5 figures at 4K, 4 at 64K where the baseline has no irq/s): 4K throughput
+    //   is 6th smallest (p 0.000127 x 4 = 0.000506), but 4K qemu CPU before it has 0.000119 x 5 =
+    //   0.000593 and Holm's adjusted p never decrease: 0.0006.
     const expected = `# ixlab report
+
+**zerocopy vs baseline**
+
+- throughput improved at 4K +50.0% [+47.3, +52.8] p=0.0006; inconclusive at 64K
+- qemu CPU improved at 4K -22.4% [-23.2, -21.5] p=0.0006; improved at 64K -22.4% [-22.4, -22.4] p<0.0001
+- vhost CPU improved at 4K -73.2% [-73.2, -73.2] p<0.0001; improved at 64K -70.7% [-70.7, -70.7] p<0.0001
+- irq/s improved at 4K -42.9% [-48.9, -35.2] p=0.0082
+- CPU per Gb/s improved at 4K -62.3% [-63.1, -61.6] p<0.0001; improved at 64K -42.8% [-44.3, -41.3] p=0.0006
+
+Verdicts: Welch's t on the repetitions, Mann-Whitney U where n allows, Holm over the 9 tests of this report (alpha 0.05); "no change": the 95% interval of the change lies within ±2%.
 
 - run sim/r1: 2025-01-01T12:00:00.000Z to 2025-01-01T12:10:00.000Z; variants baseline, zerocopy; TCP_STREAM; sizes 4K, 64K; 3 x 2 s
 - baseline: baseline
@@ -42,19 +57,34 @@ describe("report", () => {
 
 ## TCP_STREAM
 
-| size | variant | throughput Mb/s ± 95% CI | qemu CPU % | vhost CPU % | irq/s | % of 10GbE | Δ vs baseline |
-|---:|:---|---:|---:|---:|---:|---:|---:|
-| 4K | baseline | 4910.0 ± 24.8 | 118.5 | 84.0 | 2100 | 49.1 | baseline |
-| 4K | zerocopy | 7367.3 ± 144.9 * | 92.0 | 22.5 | 1200 | 73.7 | +50.0% |
-| 64K | baseline | 9100.0 ± 248.4 ⚠ | 116.0 | 82.0 | — | 91.0 | baseline |
-| 64K | zerocopy | 9160.0 ± 127.1 (n=2 of 3) | 90.0 | 24.0 | 1250 | 91.6 | +0.7% |
+| size | variant | throughput Mb/s ± 95% CI | qemu CPU % | vhost CPU % | irq/s | % of 10GbE | Δ vs baseline [95% CI] | verdict |
+|---:|:---|---:|---:|---:|---:|---:|---:|:---|
+| 4K | baseline | 4910.0 ± 24.8 | 118.5 | 84.0 | 2100 | 49.1 | baseline |  |
+| 4K | zerocopy | 7367.3 ± 144.9 * | 92.0 | 22.5 | 1200 | 73.7 | +50.0% [+47.3, +52.8] | improved |
+| 64K | baseline | 9100.0 ± 248.4 ⚠ | 116.0 | 82.0 | — | 91.0 | baseline |  |
+| 64K | zerocopy | 9160.0 ± 127.1 (n=2 of 3) | 90.0 | 24.0 | 1250 | 91.6 | +0.7% [-1.9, +3.4] | inconclusive |
 
 - * 4K zerocopy: outlier r3 = 7300.0 (kept in the figures)
 - ⚠ 64K baseline: the 95% interval is 5.5% of the mean (more than 5%): run more repetitions or find the noise
 - 64K baseline: irq/s none found: no interrupt line matches "eth1" (a veth or other virtual NIC has none)
 - 64K zerocopy: 1 of 3 repetitions missing
+- 64K zerocopy: inconclusive: interval [-1.9, +3.4] too wide to tell
 
-CPU is percent of one CPU (a process busy on two CPUs shows 200%); qemu excludes its vhost workers. ± is the half-width of the 95% confidence interval (Student's t over the repetitions); ⚠ marks an interval wider than 5% of the mean; * marks outliers (modified z-score above 3.5), kept in every figure. Δ compares the mean with the baseline's at the same size.
+### TCP_STREAM: every figure against baseline
+
+| size | variant | figure | Δ vs baseline [95% CI] | p (Welch) | p (Holm) | p (Mann-Whitney) | verdict |
+|---:|:---|:---|---:|---:|---:|---:|:---|
+| 4K | zerocopy | throughput | +50.0% [+47.3, +52.8] | 0.0001 | 0.0006 | — | improved |
+| 4K | zerocopy | qemu CPU | -22.4% [-23.2, -21.5] | 0.0001 | 0.0006 | — | improved |
+| 4K | zerocopy | vhost CPU | -73.2% [-73.2, -73.2] | <0.0001 | <0.0001 | — | improved |
+| 4K | zerocopy | irq/s | -42.9% [-48.9, -35.2] | 0.0041 | 0.0082 | — | improved |
+| 4K | zerocopy | CPU per Gb/s | -62.3% [-63.1, -61.6] | <0.0001 | <0.0001 | — | improved |
+| 64K | zerocopy | throughput | +0.7% [-1.9, +3.4] | 0.408 | 0.408 | — | inconclusive (interval [-1.9, +3.4] too wide to tell) |
+| 64K | zerocopy | qemu CPU | -22.4% [-22.4, -22.4] | <0.0001 | <0.0001 | — | improved |
+| 64K | zerocopy | vhost CPU | -70.7% [-70.7, -70.7] | <0.0001 | <0.0001 | — | improved |
+| 64K | zerocopy | CPU per Gb/s | -42.8% [-44.3, -41.3] | 0.0002 | 0.0006 | — | improved |
+
+CPU is percent of one CPU (a process busy on two CPUs shows 200%); qemu excludes its vhost workers. ± is the half-width of the 95% confidence interval (Student's t over the repetitions); ⚠ marks an interval wider than 5% of the mean; * marks outliers (modified z-score above 3.5), kept in every figure. Δ compares the mean with the baseline's at the same size, with the 95% interval of that change (Fieller's, which counts the baseline's noise too). CPU per Gb/s is (qemu + vhost CPU) over throughput; throughput counts up, CPU, irq/s and CPU per Gb/s count down.
 `;
     assert.equal(markdown.split(path.relative(process.cwd(), dir) || dir).join("RUN").split(dir).join("RUN"), expected);
   });
@@ -65,8 +95,9 @@ CPU is percent of one CPU (a process busy on two CPUs shows 200%); qemu excludes
     const rows4k = report.tables[0].rows.filter((r) => r.sizeLabel === "4K").map((r) => [r.label, r.deltaPct === null ? "base" : r.deltaPct?.toFixed(1)]);
     // Seed 4K: zerocopy 7408.57, baseline 4913.17: (7408.57 - 4913.17) / 4913.17 = +50.8% against seed:baseline.
     assert.deepEqual(rows4k, [["baseline", "-33.4"], ["zerocopy", "base"], ["seed:zerocopy", "50.8"], ["seed:baseline", "base"]]);
-    assert.match(markdown, /^\| 4K \| seed:zerocopy \| 7408\.6 \| 92\.1 \| 22\.6 \| 1229 \| 74\.1 \| \+50\.8% \|$/m);
-    assert.match(markdown, /^\| 64K \| seed:baseline \| 9085\.9 \| 115\.9 \| 82\.4 \| 2229 \| 90\.9 \| baseline \|$/m);
+    // Published figures are one value each: a delta, no test, no verdict.
+    assert.match(markdown, /^\| 4K \| seed:zerocopy \| 7408\.6 \| 92\.1 \| 22\.6 \| 1229 \| 74\.1 \| \+50\.8% \| — \|$/m);
+    assert.match(markdown, /^\| 64K \| seed:baseline \| 9085\.9 \| 115\.9 \| 82\.4 \| 2229 \| 90\.9 \| baseline \|  \|$/m);
     assert.match(markdown, /reference \(seed:\*\): vhost-net TX zero-copy patch series V6/);
   });
 
@@ -101,11 +132,13 @@ CPU is percent of one CPU (a process busy on two CPUs shows 200%); qemu excludes
   it("exports CSV and JSON with the same figures", () => {
     const r = renderReport([syntheticRun(tmp())], { html: false });
     const lines = r.csv.trim().split("\n");
-    assert.equal(lines[0], "test,size_bytes,size,variant,label,source,run,unit,n,expected_n,mean,sd,ci95_low,ci95_high,ci95_relative_width,ci_wide,outliers,qemu_cpu_pct,vhost_cpu_pct,irq_per_s,line_rate_pct,delta_pct");
+    assert.equal(lines[0], "test,size_bytes,size,variant,label,source,run,unit,n,expected_n,mean,sd,ci95_low,ci95_high,ci95_relative_width,ci_wide,outliers,qemu_cpu_pct,vhost_cpu_pct,irq_per_s,line_rate_pct,cpu_per_gbps,delta_pct,delta_ci95_low,delta_ci95_high,p_welch,p_holm,p_mann_whitney,verdict");
     assert.equal(lines.length, 5);
-    // baseline 4K: half 24.8414 -> [4885.1586, 4934.8414]; width 49.6828 / 4910 = 0.0101.
-    assert.equal(lines[1], "TCP_STREAM,4096,4K,baseline,baseline,measured,r1,Mb/s,3,3,4910,10,4885.1586,4934.8414,0.0101,false,,118.5,84,2100,49.1,");
-    assert.match(lines[2], /^TCP_STREAM,4096,4K,zerocopy,zerocopy,measured,r1,Mb\/s,3,3,7367\.3333,.*,false,r3,92,22\.5,1200,73\.6733,50\.0475$/);
+    // baseline 4K: half 24.8414 -> [4885.1586, 4934.8414]; width 49.6828 / 4910 = 0.0101; CPU per Gb/s
+    // per repetition (118 + 84) / 4.900 = 41.2245, 202.5 / 4.910 = 41.2424, 203 / 4.920 = 41.2602: mean 41.2423.
+    assert.equal(lines[1], "TCP_STREAM,4096,4K,baseline,baseline,measured,r1,Mb/s,3,3,4910,10,4885.1586,4934.8414,0.0101,false,,118.5,84,2100,49.1,41.2423,,,,,,,");
+    // The change's interval, Welch's p (SciPy: 0.000126516), Holm's (see the Markdown test) and the verdict.
+    assert.match(lines[2], /^TCP_STREAM,4096,4K,zerocopy,zerocopy,measured,r1,Mb\/s,3,3,7367\.3333,.*,false,r3,92,22\.5,1200,73\.6733,15\.5422,50\.0475,47\.3198,52\.7814,0\.0001265,0\.0005932,,improved$/);
     const json = JSON.parse(r.json);
     assert.equal(json.tables[0].rows[3].result.n, 2);
     assert.deepEqual(json.tables[0].rows[1].result.outliers, [2]);
@@ -150,7 +183,7 @@ describe("ixlab report (CLI)", () => {
     assert.match(ixlab("report", "no/such-run").stderr, /no\/such-run: no run there/);
     assert.equal(ixlab("report", "no/such-run").status, 2);
     const dir = syntheticRun(tmp());
-    assert.match(ixlab("report", dir, "--format", "xml").stderr, /--format xml: expected md, json or csv/);
+    assert.match(ixlab("report", dir, "--format", "xml").stderr, /--format xml: expected md, json, csv or email/);
     assert.match(ixlab("report", dir, "--reference", "lkml").stderr, /the only reference is "seed"/);
     const base = ixlab("report", dir, "--baseline", "nope", "--no-html");
     assert.equal(base.status, 2);
