@@ -256,7 +256,8 @@ describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60
     const list = spawnSync("unzip", ["-Z1", zips[0]], { encoding: "utf8" });
     assert.equal(list.status, 0, list.stderr);
     const files = list.stdout.trim().split("\n").sort();
-    for (const f of ["run.json", "report.html"]) assert.ok(files.includes(f), `${f} in the artifact`);
+    // report-email.txt: the verdict gate's text (`ixlab report --fail-on regressed`), which passed.
+    for (const f of ["run.json", "report.html", "report-email.txt"]) assert.ok(files.includes(f), `${f} in the artifact`);
     assert.equal(files.filter((f) => /^cells\/[^/]+\/cell\.json$/.test(f)).length, 2, "two cells");
     const json = spawnSync("unzip", ["-p", zips[0], "run.json"], { encoding: "utf8" }).stdout;
     assert.ok(!json.includes("PRIVATE KEY"));
