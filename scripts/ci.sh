@@ -6,11 +6,11 @@
 #   ci.sh stacks                       the stacks wired into GitOps, one a line
 #   ci.sh changed-stacks BASE [HEAD]   the wired stacks that the change BASE...HEAD touches
 #   ci.sh validate [STACK...]          the named stacks' lab files (each must be wired), or every lab file
-#   ci.sh unit                         type-check, then the unit tests
+#   ci.sh unit                         type-check, then the unit tests (IXLAB_UNIT_TESTS: only those)
 #   ci.sh preview STACK                pulumi preview after a refresh; the plan goes to the job summary
 #   ci.sh up STACK                     pulumi up
 #   ci.sh drift STACK                  pulumi preview --refresh --expect-no-changes; exit 3 on drift
-#   ci.sh bench STACK VARIANTS SIZES DURATION   ixlab bench (an empty argument keeps the lab's plan)
+#   ci.sh bench STACK VARIANTS SIZES DURATION [REPS]   ixlab bench (an empty argument keeps the lab's plan)
 #   ci.sh confirm STACK CONFIRM        exit 0 only when CONFIRM is exactly STACK, a wired stack
 #   ci.sh destroy STACK CONFIRM        pulumi destroy, after the same confirmation
 #
@@ -43,7 +43,14 @@ output() { # output KEY VALUE: a step output in GitHub, nothing elsewhere
   if [ -n "${GITHUB_OUTPUT:-}" ]; then printf '%s=%s\n' "$1" "$2" >>"$GITHUB_OUTPUT"; fi
 }
 summary() { # summary < TEXT: appended to the job summary in GitHub, nothing elsewhere
-  if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then cat >>"$GITHUB_STEP_SUMMARY"; else cat >/dev/null; fi
+  if [ -z "${GITHUB_STEP_SUMMARY:-}" ]; then
+    cat >/dev/null
+  elif [ "${ACT:-}" = true ] && [ -n "${IXLAB_ACT_SUMMARY_DIR:-}" ]; then
+    # act drops step summaries; scripts/act.sh names a directory that keeps each job's.
+    tee -a "$IXLAB_ACT_SUMMARY_DIR/${GITHUB_JOB:-job}.md" >>"$GITHUB_STEP_SUMMARY"
+  else
+    cat >>"$GITHUB_STEP_SUMMARY"
+  fi
 }
 summary_log() { # summary_log TITLE FILE: a command's output as a fenced block (the summary holds 1 MiB)
   local limit=900000
@@ -158,10 +165,18 @@ cmd_validate() {
 }
 
 cmd_unit() {
+  local names=() n files=()
+  # IXLAB_UNIT_TESTS (a repository variable; unset on a real forge): only these unit test files, by
+  # name, e.g. `workflows` for test/unit/workflows.test.ts. Trying the pipeline under act uses it.
+  read -ra names <<<"${IXLAB_UNIT_TESTS//,/ }"
+  for n in ${names[@]+"${names[@]}"}; do
+    if [[ ! $n =~ ^[A-Za-z0-9_-]+$ ]] || [ ! -f "test/unit/$n.test.ts" ]; then die 2 "IXLAB_UNIT_TESTS: \"$n\" names no test/unit/$n.test.ts"; fi
+    files+=("build/test/unit/$n.test.js")
+  done
   bash scripts/actionlint.sh >/dev/null
   rm -rf build
   npx tsc -p tsconfig.json
-  node --test --test-concurrency=1 build/test/unit/
+  node --test --test-concurrency=1 "${files[@]:-build/test/unit/}"
 }
 
 # The environment for steps that reach a lab: backend, passphrase and key file; the toolchain.
@@ -241,18 +256,19 @@ cmd_drift() {
 }
 
 cmd_bench() {
-  [ $# -eq 4 ] || die 2 "usage: ci.sh bench STACK VARIANTS SIZES DURATION (empty to keep the lab's plan)"
+  [ $# -eq 4 ] || [ $# -eq 5 ] || die 2 "usage: ci.sh bench STACK VARIANTS SIZES DURATION [REPS] (empty to keep the lab's plan)"
   need_stack "$1"
-  local stack=$1 variants=$2 sizes=$3 duration=$4 args=() before after run status=0
+  local stack=$1 variants=$2 sizes=$3 duration=$4 reps=${5:-} args=() before after run status=0
   # ixlab bench checks what the values mean; here only that each is a plain comma-separated list.
   local input list='^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$'
-  for input in "variants=$variants" "sizes=$sizes" "duration=$duration"; do
+  for input in "variants=$variants" "sizes=$sizes" "duration=$duration" "repetitions=$reps"; do
     [ -z "${input#*=}" ] || [[ ${input#*=} =~ $list ]] || die 2 "${input%%=*}: \"${input#*=}\" is not a comma-separated list of plain words"
   done
   args=(bench --stack "$stack")
   [ -z "$variants" ] || args+=(--variants "$variants")
   [ -z "$sizes" ] || args+=(--sizes "$sizes")
   [ -z "$duration" ] || args+=(--duration "$duration")
+  [ -z "$reps" ] || args+=(--reps "$reps")
   lab_env
   mkdir -p "results/$stack"
   before=$(ls -1 "results/$stack")

@@ -167,7 +167,7 @@ describe("workflows: triggers and one lab at a time", () => {
     assert.ok("pull_request" in workflows["pull-request.yml"].on);
     assert.deepEqual(workflows["deploy.yml"].on.push, { branches: ["main"] });
     assert.ok(Array.isArray(workflows["drift.yml"].on.schedule) && workflows["drift.yml"].on.schedule[0].cron);
-    assert.deepEqual(Object.keys(workflows["bench.yml"].on.workflow_dispatch.inputs).sort(), ["duration", "sizes", "stack", "variants"]);
+    assert.deepEqual(Object.keys(workflows["bench.yml"].on.workflow_dispatch.inputs).sort(), ["duration", "repetitions", "sizes", "stack", "variants"]);
     assert.deepEqual(Object.keys(workflows["destroy.yml"].on), ["workflow_dispatch"]);
   });
 
@@ -284,7 +284,7 @@ class Sandbox {
   }
   /** Runs ci.sh with a clean environment: none of the runner's GitHub, Pulumi or lab variables. */
   ci(args: string[], env: Record<string, string> = {}) {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GITHUB_|RUNNER_|PULUMI_|LAB_|IXLAB_STACKS$)/.test(k)));
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GITHUB_|RUNNER_|PULUMI_|LAB_|IXLAB_STACKS$|ACT$|IXLAB_ACT_)/.test(k)));
     const out = path.join(this.scratch, "output"), summary = path.join(this.scratch, "summary");
     for (const f of [out, summary, this.log]) fs.rmSync(f, { force: true });
     const r = spawnSync("bash", ["scripts/ci.sh", ...args], {
@@ -428,12 +428,16 @@ describe("scripts/ci.sh lab steps (stand-in ixlab)", () => {
     assert.equal(r.status, 1, "a failed bench fails the step");
     assert.match(r.log, /^ixlab bench --stack alpha$/m);
     assert.match(r.output, /^run-dir=results\/alpha\/20250101T000000Z$/m, "a failed run is still uploaded");
+    fs.rmSync(path.join(sb.dir, "results"), { recursive: true });
+    r = sb.ci(["bench", "alpha", "", "4K", "2", "1"], github);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.log, /^ixlab bench --stack alpha --sizes 4K --duration 2 --reps 1$/m);
   });
 
   it("bench: inputs that are not plain lists are refused before anything runs", () => {
-    for (const [v, s, d] of [["a;reboot", "", ""], ["", "4K 64K", ""], ["", "", "10;id"], ["", "", "$(id)"]]) {
-      const r = sb.ci(["bench", "alpha", v, s, d], github);
-      assert.equal(r.status, 2, `${v}|${s}|${d}`);
+    for (const [v, s, d, n] of [["a;reboot", "", "", ""], ["", "4K 64K", "", ""], ["", "", "10;id", ""], ["", "", "$(id)", ""], ["", "", "", "1 2"]]) {
+      const r = sb.ci(["bench", "alpha", v, s, d, n], github);
+      assert.equal(r.status, 2, `${v}|${s}|${d}|${n}`);
       assert.equal(r.log, "");
     }
   });
