@@ -1,6 +1,7 @@
 // Pulumi dynamic resources: a role run on a host (RoleRun), the per-stack SSH key pair (SshKeyPair),
-// a pinned SSH host key (HostKeyPin), and a host kernel's packages copied to a host (KernelPackages)
-// and installed there (KernelHostInstall). Pulumi serializes provider objects into the state and runs
+// a pinned SSH host key (HostKeyPin), and a host kernel installed on a host (KernelHostInstall).
+// (Kernel packages were copied by a KernelPackages resource before Commands did it; its provider
+// code stays, in src/remote/providers.ts, to retire such resources of older stacks.) Pulumi serializes provider objects into the state and runs
 // them in a separate Node process, so the providers here stay thin: each method loads the real
 // behaviour from src/remote/ at run time and the serialized code captures nothing but globals.
 // Each resource has a type of its own (`pulumi-nodejs:dynamic/ixlab:Netserver`), so a preview and
@@ -10,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RoleRunProps } from "../../src/remote/roleProvider";
 import type { PinProps } from "../../src/remote/keyProviders";
 import type { Target } from "../../src/remote/roles";
-import type { KernelHostInstallProps, KernelPackagesProps } from "../../src/remote/kernelInstallProvider";
+import type { KernelHostInstallProps } from "../../src/remote/kernelInstallProvider";
 
 /**
  * Loads a module of src/remote in the provider process, which starts in the program's directory
@@ -128,17 +129,6 @@ export class HostKeyPin extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: { target: pulumi.Input<Extract<Target, { kind: "ssh" }>>; privateKey: pulumi.Input<string>; triggers?: pulumi.Input<pulumi.Input<string>[]> }, opts?: pulumi.CustomResourceOptions) {
     super(provider, name, { ...args, hostKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "HostKeyPin");
-  }
-}
-
-/** A host kernel's .deb files copied to one host's state dir, each checked there by its sha256. */
-export class KernelPackages extends pulumi.dynamic.Resource {
-  declare readonly remotePaths: pulumi.Output<string[]>;
-  declare readonly files: pulumi.Output<{ path: string; sha256: string }[]>;
-
-  constructor(name: string, args: Inputs<KernelPackagesProps>, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args, files: undefined, remoteDir: undefined, remotePaths: undefined, healthy: undefined },
-      withLegacyAlias({ ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "KernelPackages");
   }
 }
 
