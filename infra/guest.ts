@@ -1,22 +1,20 @@
-// Guest: one VM on a dut host. Its kernel is copied to the host (CopyToRemote, then its sha256
-// checked there; shared by the host's guests that boot the same kernel); its NIC is a macvtap on the
+// Guest: one VM on a dut host. Its kernel is copied to the host (checkedCopy: CopyToRemote, then its
+// sha256 checked there; shared by the host's guests that boot the same kernel); its NIC is a macvtap on the
 // host's test NIC, served by vhost-net when the running variant asks (and the host has it); QEMU runs
 // as a managed service on the host (pid file, restarted by `pulumi up` when it died, stopped on
 // destroy); the guest's SSH port is forwarded from the host's management address and its host key is
 // pinned. VhostNet: the variant's zero-copy switch
 // on a host (vhost_net experimental_zcopytx). A zero-copy change replaces VhostNet and the guests on
 // that host (a module reload needs them stopped); a vhost change replaces only the QEMU processes.
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as path from "node:path";
 import { GuestPlan } from "../src/lab/guest";
 import { GuestFacts, MacvtapFacts, VhostNetFacts } from "../src/lab/topology";
 import { RunningVariant } from "../src/lab/variant";
 import { Host } from "./host";
 import { HostNetwork } from "./hostNetwork";
 import { KernelBuild } from "./kernelBuild";
+import { checkedCopy } from "./resources/checkedCopy";
 import { RoleRun } from "./resources/dynamic";
-import { KERNEL_COPY_MARKER } from "../src/remote/kernelPackages";
 
 export interface VhostNetArgs {
   host: Host;
@@ -79,7 +77,12 @@ export class Guest extends pulumi.ComponentResource {
     const { plan, host } = args;
     this.hostName = plan.host;
     const ssh = host.access;
-    this.kernelCopy = args.kernelCopyOf?.kernelCopy ?? this.copyKernel(name, host, args.kernel.build, [...args.network.ready]);
+    // The kernel into the host's kernel-packages/<build key>/, checked there.
+    const build = args.kernel.build;
+    this.kernelCopy = args.kernelCopyOf?.kernelCopy ?? (() => {
+      const c = checkedCopy(`${name}-kernel`, { host, dir: build.key, files: build.artifact.apply((a) => [{ path: a.artifact, sha256: a.sha256 }]), after: [build.build, ...args.network.ready] }, { parent: this });
+      return { path: c.paths.apply((p) => p[0]), checked: c.checked };
+    })();
 
     const macvtap = new RoleRun(`${name}-macvtap`, {
       ...ssh,
@@ -120,31 +123,5 @@ export class Guest extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [macvtap, args.vhostNet.run, this.kernelCopy.checked, ...(args.kernel.bootCheck ? [args.kernel.bootCheck] : [])] });
     this.facts = qemu.facts as pulumi.Output<GuestFacts | undefined>;
     this.registerOutputs({ facts: this.facts, macvtap: this.macvtap });
-  }
-
-  /**
-   * The kernel into the host's kernel-packages/<build key>/ (a one-shot copy), then its sha256
-   * checked there; destroy removes the directory. The check marks the directory as this copy's, so
-   * retiring a copy made before these were Commands leaves the file in place.
-   */
-  private copyKernel(name: string, host: Host, build: KernelBuild, after: pulumi.Resource[]): GuestKernelCopy {
-    const dir = `${host.stateDir}/kernel-packages/${build.key}`;
-    const art = build.artifact;
-    const file = art.apply((a) => `${dir}/${path.basename(a.artifact)}`);
-    const copy = new command.remote.CopyToRemote(`${name}-kernel-copy`, {
-      connection: host.connection,
-      source: art.apply((a) => new pulumi.asset.FileAsset(a.artifact)),
-      remotePath: file,
-      triggers: [build.key],
-    }, { parent: this, dependsOn: [build.build, ...after] });
-    const checked = new command.remote.Command(`${name}-kernel-check`, {
-      connection: host.connection,
-      create: pulumi.interpolate`set -eu; f='${file}'; s=$(sha256sum "$f" | cut -d' ' -f1); if [ "$s" != ${art.sha256} ]; then echo "host ${host.hostName}: guest kernel $f has sha256 $s, expected ${art.sha256} (the copy is corrupt)" >&2; exit 4; fi; touch '${dir}/${KERNEL_COPY_MARKER}'`,
-      delete: `rm -rf '${dir}'; rmdir '${host.stateDir}/kernel-packages' 2>/dev/null || true`,
-      triggers: [build.key, art.sha256],
-      logging: "stderr",
-      addPreviousOutputInEnv: false,
-    }, { parent: this, dependsOn: [copy] });
-    return { path: file, checked };
   }
 }

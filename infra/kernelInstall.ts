@@ -1,12 +1,14 @@
 // KernelInstall: a built host kernel on the real hosts that boot it: the build's Debian packages
-// copied to each host (KernelPackages, sha256 checked on the host) and installed there
+// copied to each host (checkedCopy: CopyToRemote, then each sha256 checked there) and installed there
 // (KernelHostInstall: a one-shot GRUB boot with panic=N, reboot, wait for SSH with a BMC power cycle
 // as the last resort, verify, then default). Sim labs and guest kernels get a KernelBootCheck instead.
 import * as pulumi from "@pulumi/pulumi";
 import { Bmc, Kernel } from "../src/lab/model";
 import { Host } from "./host";
 import { KernelBuild } from "./kernelBuild";
-import { KernelHostInstall, KernelPackages } from "./resources/dynamic";
+import { hostPackages } from "../src/remote/kernelPackages";
+import { checkedCopy } from "./resources/checkedCopy";
+import { KernelHostInstall } from "./resources/dynamic";
 
 /** A real host the kernel goes to. */
 export interface KernelInstallHost {
@@ -42,21 +44,17 @@ export class KernelInstall extends pulumi.ComponentResource {
     const art = args.build.artifact;
     const ssh = h.host.access;
     const hostName = h.host.hostName;
-    const packages = new KernelPackages(`${name}-packages-${hostName}`, {
-      ...ssh,
-      title: `packages of kernel ${args.kernel.name} on host ${hostName}`,
-      key: args.build.key,
-      release: art.apply((x) => x.release),
-      image: art.apply((x) => x.artifact),
-      imageSha256: art.apply((x) => x.sha256),
-    }, { parent: this, dependsOn: [args.build.build, ...h.host.ready] });
+    // The image (and headers) .deb files, copied into the host's kernel-packages/<build key>/ and
+    // checked there by their sha256.
+    const files = art.apply((x) => hostPackages(x.artifact, x.sha256, x.release));
+    const packages = checkedCopy(`${name}-packages-${hostName}`, { host: h.host, dir: args.build.key, files, after: [args.build.build, ...h.host.ready] }, { parent: this });
     const o = args.kernel.install;
     const install = new KernelHostInstall(`${name}-install-${hostName}`, {
       ...ssh,
       title: `kernel ${args.kernel.name} on host ${hostName}`,
       release: art.apply((x) => x.release),
-      packages: packages.remotePaths,
-      packagesSha256: packages.files.apply((fs) => fs.map((f) => f.sha256)),
+      packages: packages.paths,
+      packagesSha256: files.apply((fs) => fs.map((f) => f.sha256)),
       method: o.method,
       panicSeconds: o.panicSeconds,
       cmdline: args.kernel.cmdline,
@@ -65,7 +63,7 @@ export class KernelInstall extends pulumi.ComponentResource {
       rebootOnDestroy: o.rebootOnDestroy,
       purgeOnDestroy: o.purgeOnDestroy,
       ...(h.bmc ? { bmc: { type: h.bmc.type, address: h.bmc.address, user: h.bmc.user }, bmcPassword: h.bmcPassword } : {}),
-    }, { parent: this, dependsOn: [packages] });
+    }, { parent: this, dependsOn: [packages.checked] });
     this.installed[hostName] = install.facts;
     this.hostInstalls[hostName] = install;
   }

@@ -1,16 +1,17 @@
 // Pulumi dynamic resources: a role run on a host (RoleRun), the per-stack SSH key pair (SshKeyPair),
-// a pinned SSH host key (HostKeyPin), and a host kernel's packages copied to a host (KernelPackages)
-// and installed there (KernelHostInstall). Pulumi serializes provider objects into the state and runs
+// a pinned SSH host key (HostKeyPin), and a host kernel installed on a host (KernelHostInstall).
+// (Kernel packages were copied by a KernelPackages resource before Commands did it; its provider
+// code stays, in src/remote/providers.ts, to retire such resources of older stacks.) Pulumi serializes provider objects into the state and runs
 // them in a separate Node process, so the providers here stay thin: each method loads the real
 // behaviour from src/remote/ at run time and the serialized code captures nothing but globals.
 // Each resource has a type of its own (`pulumi-nodejs:dynamic/ixlab:Netserver`), so a preview and
 // the state say what a row is; stacks made before that knew them all as
 // `pulumi-nodejs:dynamic:Resource`, which each one names as an alias so those stacks update in place.
 import * as pulumi from "@pulumi/pulumi";
-import type { RoleRunOutputs, RoleRunProps } from "../../src/remote/roleProvider";
+import type { RoleRunProps } from "../../src/remote/roleProvider";
 import type { PinProps } from "../../src/remote/keyProviders";
 import type { Target } from "../../src/remote/roles";
-import type { KernelHostInstallOutputs, KernelHostInstallProps, KernelPackagesOutputs, KernelPackagesProps } from "../../src/remote/kernelInstallProvider";
+import type { KernelHostInstallProps } from "../../src/remote/kernelInstallProvider";
 
 /**
  * Loads a module of src/remote in the provider process, which starts in the program's directory
@@ -43,12 +44,13 @@ function behaviour(name: string): any {
   return require(`${g.__ixlabRoot}/src/remote/${name}`);
 }
 
-const roleProvider: pulumi.dynamic.ResourceProvider = {
-  create: (inputs: RoleRunProps) => behaviour("roleProvider").create(inputs),
-  diff: (_id: string, olds: RoleRunOutputs, news: RoleRunProps) => behaviour("roleProvider").diff(olds, news),
-  update: (_id: string, olds: RoleRunOutputs, news: RoleRunProps) => behaviour("roleProvider").update(olds, news),
-  read: (id: string, props: RoleRunOutputs) => behaviour("roleProvider").read(id, props),
-  delete: (_id: string, props: RoleRunOutputs) => behaviour("roleProvider").remove(props),
+/** The one provider of every ixlab dynamic resource; src/remote/providers.ts dispatches each call. */
+const provider: pulumi.dynamic.ResourceProvider = {
+  create: (inputs: Record<string, unknown>) => behaviour("providers").create(inputs),
+  diff: (_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) => behaviour("providers").diff(olds, news),
+  update: (_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) => behaviour("providers").update(olds, news),
+  read: (id: string, props: Record<string, unknown>) => behaviour("providers").read(id, props),
+  delete: (_id: string, props: Record<string, unknown>) => behaviour("providers").remove(props),
 };
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
@@ -100,7 +102,7 @@ export class RoleRun extends pulumi.dynamic.Resource {
     const type = ROLE_TYPES[args.role];
     if (!type) throw new Error(`RoleRun ${name}: role ${args.role} has no resource type (infra/resources/dynamic.ts ROLE_TYPES)`);
     super(
-      roleProvider,
+      provider,
       name,
       { live: false, deletes: true, ...args, facts: undefined, healthy: undefined },
       // Names on hosts are reused by a replacement, so the old one must go first.
@@ -111,64 +113,24 @@ export class RoleRun extends pulumi.dynamic.Resource {
   }
 }
 
-const keyPairProvider: pulumi.dynamic.ResourceProvider = {
-  create: (inputs: { comment: string }) => behaviour("keyProviders").createKeyPair(inputs),
-  // A new comment alone needs no new key; without a diff the engine would compare the serialized
-  // provider too and update a resource that has no update.
-  diff: async (_id: string, olds: { comment: string }, news: { comment: string }) => ({ changes: olds.comment !== news.comment, replaces: olds.comment !== news.comment ? ["comment"] : [] }),
-};
-
 /** An ed25519 key pair for one stack; the private key exists only as a Pulumi secret. */
 export class SshKeyPair extends pulumi.dynamic.Resource {
   declare readonly publicKey: pulumi.Output<string>;
   declare readonly privateKey: pulumi.Output<string>;
 
   constructor(name: string, args: { comment: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(keyPairProvider, name, { ...args, publicKey: undefined, privateKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "SshKeyPair");
+    super(provider, name, { ...args, publicKey: undefined, privateKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "SshKeyPair");
   }
 }
-
-const pinProvider: pulumi.dynamic.ResourceProvider = {
-  create: (inputs: PinProps) => behaviour("keyProviders").createPin(inputs),
-  diff: (_id: string, olds: PinProps, news: PinProps) => behaviour("keyProviders").diffPin(olds, news),
-  update: async (_id: string, olds: PinProps & { hostKey: string }, news: PinProps) => ({ outs: { ...news, hostKey: olds.hostKey } }),
-};
 
 /** The host's SSH key, recorded at first contact; every later connection must present it. */
 export class HostKeyPin extends pulumi.dynamic.Resource {
   declare readonly hostKey: pulumi.Output<string>;
 
   constructor(name: string, args: { target: pulumi.Input<Extract<Target, { kind: "ssh" }>>; privateKey: pulumi.Input<string>; triggers?: pulumi.Input<pulumi.Input<string>[]> }, opts?: pulumi.CustomResourceOptions) {
-    super(pinProvider, name, { ...args, hostKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "HostKeyPin");
+    super(provider, name, { ...args, hostKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "HostKeyPin");
   }
 }
-
-const kernelPackagesProvider: pulumi.dynamic.ResourceProvider = {
-  create: (inputs: KernelPackagesProps) => behaviour("kernelInstallProvider").packages.create(inputs),
-  diff: (_id: string, olds: KernelPackagesOutputs, news: KernelPackagesProps) => behaviour("kernelInstallProvider").packages.diff(olds, news),
-  update: (_id: string, olds: KernelPackagesOutputs, news: KernelPackagesProps) => behaviour("kernelInstallProvider").packages.update(olds, news),
-  read: (id: string, props: KernelPackagesOutputs) => behaviour("kernelInstallProvider").packages.read(id, props),
-  delete: (_id: string, props: KernelPackagesOutputs) => behaviour("kernelInstallProvider").packages.remove(props),
-};
-
-/** A host kernel's .deb files copied to one host's state dir, each checked there by its sha256. */
-export class KernelPackages extends pulumi.dynamic.Resource {
-  declare readonly remotePaths: pulumi.Output<string[]>;
-  declare readonly files: pulumi.Output<{ path: string; sha256: string }[]>;
-
-  constructor(name: string, args: Inputs<KernelPackagesProps>, opts?: pulumi.CustomResourceOptions) {
-    super(kernelPackagesProvider, name, { ...args, files: undefined, remoteDir: undefined, remotePaths: undefined, healthy: undefined },
-      withLegacyAlias({ ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "KernelPackages");
-  }
-}
-
-const kernelHostInstallProvider: pulumi.dynamic.ResourceProvider = {
-  create: (inputs: KernelHostInstallProps) => behaviour("kernelInstallProvider").install.create(inputs),
-  diff: (_id: string, olds: KernelHostInstallOutputs, news: KernelHostInstallProps) => behaviour("kernelInstallProvider").install.diff(olds, news),
-  update: (_id: string, olds: KernelHostInstallOutputs, news: KernelHostInstallProps) => behaviour("kernelInstallProvider").install.update(olds, news),
-  read: (id: string, props: KernelHostInstallOutputs) => behaviour("kernelInstallProvider").install.read(id, props),
-  delete: (_id: string, props: KernelHostInstallOutputs) => behaviour("kernelInstallProvider").install.remove(props),
-};
 
 /**
  * A host kernel installed on one real host: staged as a one-shot GRUB boot (or kexec), rebooted
@@ -180,7 +142,7 @@ export class KernelHostInstall extends pulumi.dynamic.Resource {
   declare readonly phases: pulumi.Output<{ phase: string; seconds: number; note?: string }[]>;
 
   constructor(name: string, args: Inputs<Omit<KernelHostInstallProps, "bmc" | "bmcPassword">> & { bmc?: pulumi.Input<KernelHostInstallProps["bmc"]>; bmcPassword?: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(kernelHostInstallProvider, name, { ...args, facts: undefined, phases: undefined, healthy: undefined },
+    super(provider, name, { ...args, facts: undefined, phases: undefined, healthy: undefined },
       // Rebooting a host and waiting for it (and once more after a BMC power cycle) takes long.
       withLegacyAlias({ customTimeouts: { create: "90m", update: "90m", delete: "60m" }, ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey", "bmcPassword"] }),
       DYNAMIC_MODULE, "KernelHostInstall");

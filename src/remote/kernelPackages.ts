@@ -51,6 +51,19 @@ function checkNames(dir: string, files: PackageFile[]): void {
   }
 }
 
+/**
+ * The check after a Command-made copy of FILES into DIR (an absolute directory on HOST): each file's
+ * sha256 compared with the one computed here (or recorded by the build), exit 4 naming the file and
+ * both hashes; then the directory is marked as the copy's own (KERNEL_COPY_MARKER).
+ */
+export function copyCheckScript(host: string, dir: string, files: PackageFile[]): string {
+  checkNames(path.basename(dir), files);
+  if (!/^\/[A-Za-z0-9._\/-]+$/.test(dir)) throw new PackageCopyError(`bad directory ${JSON.stringify(dir)}`);
+  const checks = files.map((f) => `check ${path.basename(f.path)} ${f.sha256}`).join("; ");
+  return `set -eu; d='${dir}'; check() { s=$(sha256sum "$d/$1" | cut -d' ' -f1); [ "$s" = "$2" ] || { echo "host ${host}: $d/$1 has sha256 $s, expected $2 (the copy is corrupt)" >&2; exit 4; }; }; ` +
+    `${checks}; touch "$d/${KERNEL_COPY_MARKER}"`;
+}
+
 /** Streams `file` into `command` on the host; resolves with ssh's exit code and output. */
 function sendFile(target: SshTarget, creds: Credentials, command: string, file: string) {
   return withSshFiles(target, creds, (key, knownHosts) => runProcess("ssh", [...sshArgs(target, key, knownHosts), command], { file }));

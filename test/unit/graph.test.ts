@@ -100,7 +100,7 @@ describe("resource graph", () => {
       "ixlab:index:Host dut", "ixlab:index:Host peer", "ixlab:index:Peer peer", "ixlab:sim:Fabric sim",
       "ixlab:index:HostNetwork dut", "ixlab:index:HostNetwork peer",
       "dynamic KernelBuild kernel-guest-build", "dynamic KernelBootCheck kernel-guest-bootcheck", "ixlab:index:KernelBuild kernel-guest", "ixlab:index:KernelBootCheck kernel-guest",
-      "command:remote:CopyToRemote vm1-kernel-copy", "command:remote:Command vm1-kernel-check",
+      "command:remote:Command vm1-kernel-dir", "command:remote:CopyToRemote vm1-kernel-copy", "command:remote:Command vm1-kernel-check",
       "dynamic VhostNetParams dut-vhostnet", "dynamic Macvtap vm1-macvtap", "dynamic Qemu vm1-qemu", "ixlab:index:Guest vm1", "ixlab:index:VhostNet dut",
     ].sort());
     // Every child has its component as parent; every dynamic resource names its legacy type as an
@@ -114,7 +114,7 @@ describe("resource graph", () => {
       "KernelBootCheck kernel-guest": "(stack)", "KernelBootCheck kernel-guest-bootcheck": "KernelBootCheck kernel-guest",
       "HostNetwork dut": "(stack)", "HostNic dut-nic": "HostNetwork dut", "HostNetwork peer": "(stack)", "HostNic peer-nic": "HostNetwork peer",
       "VhostNet dut": "(stack)", "VhostNetParams dut-vhostnet": "VhostNet dut", "Peer peer": "(stack)", "Netserver peer-netserver": "Peer peer",
-      "Guest vm1": "(stack)", "CopyToRemote vm1-kernel-copy": "Guest vm1", "Command vm1-kernel-check": "Guest vm1", "Macvtap vm1-macvtap": "Guest vm1", "Qemu vm1-qemu": "Guest vm1",
+      "Guest vm1": "(stack)", "Command vm1-kernel-dir": "Guest vm1", "CopyToRemote vm1-kernel-copy": "Guest vm1", "Command vm1-kernel-check": "Guest vm1", "Macvtap vm1-macvtap": "Guest vm1", "Qemu vm1-qemu": "Guest vm1",
     });
     for (const [n, w] of Object.entries(wiring).filter(([, x]) => x.type.startsWith("pulumi-nodejs:dynamic/"))) {
       assert.ok(w.aliases.some((a) => a.includes("pulumi-nodejs:dynamic:Resource")), `${n} has no alias from pulumi-nodejs:dynamic:Resource: ${w.aliases}`);
@@ -126,8 +126,9 @@ describe("resource graph", () => {
     // host's network, checked after the copy; QEMU after the check, the boot check, its macvtap and
     // vhost_net; netserver after the NIC whose address it binds.
     assert.ok(nic.dependsOn.includes("Command dut-packages"), `${nic.dependsOn}`);
-    const copy = wiring["CopyToRemote vm1-kernel-copy"];
-    for (const d of ["KernelBuild kernel-guest-build", "HostNic dut-nic"]) assert.ok(copy.dependsOn.includes(d), `the copy waits for ${d}: ${copy.dependsOn}`);
+    const dirWiring = wiring["Command vm1-kernel-dir"];
+    for (const d of ["KernelBuild kernel-guest-build", "HostNic dut-nic"]) assert.ok(dirWiring.dependsOn.includes(d), `the copy's directory waits for ${d}: ${dirWiring.dependsOn}`);
+    assert.ok(wiring["CopyToRemote vm1-kernel-copy"].dependsOn.includes("Command vm1-kernel-dir"));
     assert.ok(wiring["Command vm1-kernel-check"].dependsOn.includes("CopyToRemote vm1-kernel-copy"));
     const qemuDeps = wiring["Qemu vm1-qemu"].dependsOn;
     for (const d of ["Command vm1-kernel-check", "KernelBootCheck kernel-guest-bootcheck", "Macvtap vm1-macvtap", "VhostNetParams dut-vhostnet"]) assert.ok(qemuDeps.includes(d), `QEMU waits for ${d}: ${qemuDeps}`);
@@ -170,10 +171,16 @@ describe("resource graph", () => {
     const key = build[build.indexOf("--key") + 1];
     assert.equal(qemu[qemu.indexOf("--kernel") + 1], `/run/ixlab/ixl-dut/state/kernel-packages/${key}/bzImage`);
     // The copy lands there and is checked by its sha256 (the build's), marking the directory its own.
-    assert.equal(byName["vm1-kernel-copy"].inputs.remotePath, `/run/ixlab/ixl-dut/state/kernel-packages/${key}/bzImage`);
+    assert.equal(byName["vm1-kernel-copy"].inputs.remotePath, `/run/ixlab/ixl-dut/state/kernel-packages/${key}`);
+    assert.deepEqual(Object.keys(await byName["vm1-kernel-copy"].inputs.source.assets), ["bzImage"]);
     const check = byName["vm1-kernel-check"].inputs;
-    assert.match(check.create, new RegExp(`sha256sum "\\$f".*"\\$s" != ${"ab".repeat(32)}.*exit 4.*touch '/run/ixlab/ixl-dut/state/kernel-packages/${key}/\\.ixlab-copy'`));
-    assert.match(check.delete, new RegExp(`^rm -rf '/run/ixlab/ixl-dut/state/kernel-packages/${key}'`));
+    assert.ok(check.create.startsWith(`set -eu; d='/run/ixlab/ixl-dut/state/kernel-packages/${key}'; check() {`), check.create);
+    assert.ok(check.create.endsWith(`exit 4; }; }; check bzImage ${"ab".repeat(32)}; touch "$d/.ixlab-copy"`), check.create);
+    assert.equal(check.delete, undefined, "a check that runs again never removes the copy");
+    const dir = byName["vm1-kernel-dir"].inputs;
+    assert.equal(dir.create, `mkdir -p '/run/ixlab/ixl-dut/state/kernel-packages/${key}'`);
+    assert.match(dir.delete, new RegExp(`^rm -rf '/run/ixlab/ixl-dut/state/kernel-packages/${key}'`));
+    assert.deepEqual(dir.triggers, [`/run/ixlab/ixl-dut/state/kernel-packages/${key}`], "only another directory replaces it");
     assert.equal(qemu[qemu.indexOf("--vhost") + 1], "on");
     assert.ok(qemu.includes("--vhost-fallback"));
     assert.equal(qemu[qemu.indexOf("--mgmt") + 1], "198.18.0.10:2201");

@@ -3,6 +3,7 @@
 // for the peer, the BMC password a secret), and the BMC commands (password never on a command line
 // or in a message).
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -70,6 +71,14 @@ describe("real-host kernel install", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-kunit-"));
     fs.writeFileSync(path.join(tmp, "key"), "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
     Object.assign(process.env, { IXK_TEST_KEY_FILE: path.join(tmp, "key"), IXK_TEST_BMC_PASSWORD: PASSWORD });
+    // The build's output directory: the image (whose hash the build recorded) and the headers.
+    const out = path.join(tmp, "out");
+    fs.mkdirSync(out);
+    const image = path.join(out, "linux-image-6.1.192-ixlab-zc_1_amd64.deb");
+    fs.writeFileSync(image, "image");
+    fs.writeFileSync(path.join(out, "linux-headers-6.1.192-ixlab-zc_1_amd64.deb"), "headers");
+    fs.writeFileSync(path.join(out, "linux-libc-dev_1_amd64.deb"), "not for hosts");
+    const headersSha = createHash("sha256").update("headers").digest("hex");
     delete process.env.IXLAB_VARIANT;
     const resources: Declared[] = [];
     pulumi.runtime.setAllConfig({ "ixlab:lab": JSON.stringify(realLab()) });
@@ -79,8 +88,7 @@ describe("real-host kernel install", () => {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.name.endsWith("-hostkey")) state.hostKey = `ssh-ed25519 AAAAhost-${args.name}`;
         if (args.name.endsWith("-preflight")) state.facts = { kernelRelease: "6.1.0-18-amd64" };
-        if (args.name.endsWith("-build")) state.facts = { key: "k", release: "6.1.192-ixlab-zc", target: "deb", artifact: "/cache/out/linux-image-6.1.192-ixlab-zc_1_amd64.deb", sha256: "ab".repeat(32), buildSeconds: 1, compiled: true };
-        if (args.name.includes("-packages-")) Object.assign(state, { remotePaths: ["/var/lib/ixlab/kernel-packages/k/linux-image-6.1.192-ixlab-zc_1_amd64.deb"], files: [{ path: "/cache/out/linux-image-6.1.192-ixlab-zc_1_amd64.deb", sha256: "ab".repeat(32) }] });
+        if (args.name.endsWith("-build")) state.facts = { key: "k", release: "6.1.192-ixlab-zc", target: "deb", artifact: image, sha256: "ab".repeat(32), buildSeconds: 1, compiled: true };
         return { id: `${args.name}-id`, state };
       },
       call: () => ({}),
@@ -94,23 +102,31 @@ describe("real-host kernel install", () => {
     fs.rmSync(tmp, { recursive: true, force: true });
 
     const names = resources.map((r) => `${r.type.replace("pulumi-nodejs:dynamic/ixlab:", "dynamic ")} ${r.name}`);
-    for (const n of ["ixlab:index:KernelBuild kernel-zc", "ixlab:index:KernelInstall kernel-zc", "dynamic KernelBuild kernel-zc-build", "dynamic KernelPackages kernel-zc-packages-dut", "dynamic KernelHostInstall kernel-zc-install-dut"]) {
+    for (const n of ["ixlab:index:KernelBuild kernel-zc", "ixlab:index:KernelInstall kernel-zc", "dynamic KernelBuild kernel-zc-build",
+      "command:remote:Command kernel-zc-packages-dut-dir", "command:remote:CopyToRemote kernel-zc-packages-dut-copy", "command:remote:Command kernel-zc-packages-dut-check", "dynamic KernelHostInstall kernel-zc-install-dut"]) {
       assert.ok(names.includes(n), `${n} missing from:\n${names.sort().join("\n")}`);
     }
     assert.ok(!names.some((n) => /kernel-zc-(packages|install)-peer|bootcheck/.test(n)), "nothing for the peer, no QEMU boot check on a real lab");
     const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
-    const pk = byName["kernel-zc-packages-dut"].inputs;
-    assert.deepEqual({ key: pk.key, release: pk.release, image: pk.image, target: pk.target }, {
-      key: byName["kernel-zc-build"].inputs.args[1], release: "6.1.192-ixlab-zc", image: "/cache/out/linux-image-6.1.192-ixlab-zc_1_amd64.deb",
-      target: { kind: "ssh", host: "dut", address: "192.0.2.10", port: 22, user: "root" },
-    });
+    // The image and headers (not linux-libc-dev) into the host's kernel-packages/<build key>/ over
+    // its pinned connection, then each checked there by its sha256.
+    const key = byName["kernel-zc-build"].inputs.args[1];
+    const dir = `/var/lib/ixlab/kernel-packages/${key}`;
+    const cp = byName["kernel-zc-packages-dut-copy"].inputs;
+    assert.equal(cp.remotePath, dir);
+    assert.deepEqual(Object.keys(await cp.source.assets).sort(), ["linux-headers-6.1.192-ixlab-zc_1_amd64.deb", "linux-image-6.1.192-ixlab-zc_1_amd64.deb"]);
+    assert.equal(cp.connection.value.host, "192.0.2.10");
+    assert.equal(cp.connection.value.hostKey, "ssh-ed25519 AAAAhost-dut-hostkey");
+    const ck = byName["kernel-zc-packages-dut-check"].inputs;
+    assert.match(ck.create, new RegExp(`check linux-image-6\\.1\\.192-ixlab-zc_1_amd64\\.deb ${"ab".repeat(32)}; check linux-headers-6\\.1\\.192-ixlab-zc_1_amd64\\.deb ${headersSha}; touch "\\$d/\\.ixlab-copy"$`));
+    assert.equal(byName["kernel-zc-packages-dut-dir"].inputs.delete, `rm -rf '${dir}'; rmdir '/var/lib/ixlab/kernel-packages' 2>/dev/null || true`);
     const inst = byName["kernel-zc-install-dut"].inputs;
     assert.deepEqual(
       { method: inst.method, panic: inst.panicSeconds, timeout: inst.bootTimeout, reboot: inst.rebootOnDestroy, cmdline: inst.cmdline, features: inst.features, packages: inst.packages, bmc: inst.bmc },
       {
         method: "grub", panic: 20, timeout: 600, reboot: true, cmdline: "mitigations=off",
         features: ["/sys/module/vhost_net/parameters/experimental_zcopytx", "/dev/vhost-net"],
-        packages: ["/var/lib/ixlab/kernel-packages/k/linux-image-6.1.192-ixlab-zc_1_amd64.deb"],
+        packages: [`${dir}/linux-image-6.1.192-ixlab-zc_1_amd64.deb`, `${dir}/linux-headers-6.1.192-ixlab-zc_1_amd64.deb`],
         bmc: { type: "ipmi", address: "192.0.2.110", user: "admin" },
       },
     );

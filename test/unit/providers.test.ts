@@ -1,0 +1,28 @@
+// The one dynamic provider's dispatch (src/remote/providers.ts): every kind of ixlab dynamic resource,
+// as its inputs or as its state from an older stack, reaches its own behaviour.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { diff, kindOf, read } from "../../src/remote/providers";
+
+const target = { kind: "ssh", host: "dut", address: "198.18.9.10", port: 22, user: "root" };
+
+describe("dynamic provider dispatch", () => {
+  it("tells each kind by its properties", () => {
+    assert.equal(kindOf({ title: "t", role: "netserver", target, args: [], live: true, deletes: true }), "role");
+    assert.equal(kindOf({ comment: "ixlab-sim", publicKey: "k", privateKey: "p", __provider: "x" }), "keyPair");
+    assert.equal(kindOf({ target, privateKey: "p", triggers: [], hostKey: "h" }), "pin");
+    assert.equal(kindOf({ title: "t", target, key: "k", release: "r", image: "i", imageSha256: "ab" }), "kernelPackages");
+    assert.equal(kindOf({ title: "t", target, release: "r", packages: [], packagesSha256: [] }), "kernelInstall");
+    assert.throws(() => kindOf({ foo: 1 }), /cannot tell what resource these properties belong to \(foo\)/);
+  });
+
+  it("routes diff and read to the kind's behaviour", async () => {
+    assert.deepEqual(await diff({ comment: "a" }, { comment: "b" }), { changes: true, replaces: ["comment"] });
+    assert.deepEqual(await diff({ comment: "a" }, { comment: "a" }), { changes: false });
+    const role = { title: "t", role: "netserver", target, args: ["--port", "1"], live: false, deletes: true, healthy: true };
+    assert.deepEqual(await diff(role, { ...role, args: ["--port", "2"] }), { changes: true, replaces: ["args"], deleteBeforeReplace: true });
+    // Kinds without a read (the key pair, the pin) keep their state as it is; state that is not live asks nothing.
+    assert.deepEqual(await read("pin:dut", { target, privateKey: "p", hostKey: "h" }), { id: "pin:dut", props: { target, privateKey: "p", hostKey: "h" } });
+    assert.deepEqual(await read("id", role), { id: "id", props: role });
+  });
+});
