@@ -5,6 +5,8 @@ import * as dotenv from "dotenv";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Lab, SecretRef } from "../src/lab/model";
+import { SeriesPrefix, seriesPrefix } from "../src/lab/series";
+import { resolveVariant, RunningVariant } from "../src/lab/variant";
 import { formatProblem, validateLab } from "../src/lab/validate";
 import { repoRoot } from "../src/paths";
 
@@ -41,4 +43,28 @@ export function resolveSecret(ref: SecretRef, where: string): pulumi.Output<stri
     }
   }
   return pulumi.secret(value);
+}
+
+/**
+ * The variant this run converges the lab to. The one place the program reads IXLAB_VARIANT (how
+ * `ixlab bench` switches variants through the stack); unset, the lab's own variant runs.
+ */
+export function runningVariant(lab: Lab, env: NodeJS.ProcessEnv = process.env): RunningVariant | undefined {
+  try {
+    return resolveVariant(lab, env.IXLAB_VARIANT, "IXLAB_VARIANT");
+  } catch (e) {
+    throw new pulumi.RunError((e as Error).message);
+  }
+}
+
+/**
+ * The prefix of a kernel's patch series this run builds, for a series walk (`ixlab bench --series`
+ * sets IXLAB_SERIES=KERNEL:N); unset, every kernel builds its whole series.
+ */
+export function runningSeriesPrefix(lab: Lab, env: NodeJS.ProcessEnv = process.env): SeriesPrefix | undefined {
+  try {
+    return seriesPrefix(lab, env);
+  } catch (e) {
+    throw new pulumi.RunError((e as Error).message);
+  }
 }

@@ -1,17 +1,27 @@
-// Guest: one VM on a dut host. Its NIC is a macvtap on the host's test NIC, served by vhost-net when
-// the active variant asks (and the host has it); QEMU runs as a managed service on the host (pid file,
-// restarted by `pulumi up` when it died, stopped on destroy); the guest's SSH port is forwarded from
-// the host's management address and its host key is pinned. VhostNet: the variant's zero-copy switch
+// Guest: one VM on a dut host. Its kernel is copied to the host (CopyToRemote, then its sha256
+// checked there; shared by the host's guests that boot the same kernel); its NIC is a macvtap on the
+// host's test NIC, served by vhost-net when the running variant asks (and the host has it); QEMU runs
+// as a managed service on the host (pid file, restarted by `pulumi up` when it died, stopped on
+// destroy); the guest's SSH port is forwarded from the host's management address and its host key is
+// pinned. VhostNet: the variant's zero-copy switch
 // on a host (vhost_net experimental_zcopytx). A zero-copy change replaces VhostNet and the guests on
 // that host (a module reload needs them stopped); a vhost change replaces only the QEMU processes.
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { GuestPlan, VariantSettings } from "../src/lab/guest";
+import * as path from "node:path";
+import { GuestPlan } from "../src/lab/guest";
+import { GuestFacts, MacvtapFacts, VhostNetFacts } from "../src/lab/topology";
+import { RunningVariant } from "../src/lab/variant";
 import { Host } from "./host";
+import { HostNetwork } from "./hostNetwork";
+import { KernelBuild } from "./kernelBuild";
 import { RoleRun } from "./resources/dynamic";
+import { KERNEL_COPY_MARKER } from "../src/remote/kernelPackages";
 
 export interface VhostNetArgs {
   host: Host;
-  privateKey: pulumi.Input<string>;
+  /** The host as its services see it (after a kernel install, with its NIC). */
+  network: HostNetwork;
   zeroCopy: boolean;
   /** Sim labs: never load or reload this machine's modules. */
   noLoad: boolean;
@@ -19,51 +29,55 @@ export interface VhostNetArgs {
 
 export class VhostNet extends pulumi.ComponentResource {
   readonly run: RoleRun;
-  readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
+  readonly facts: pulumi.Output<VhostNetFacts | undefined>;
 
   constructor(name: string, args: VhostNetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:index:VhostNet", name, {}, opts);
     this.run = new RoleRun(`${name}-vhostnet`, {
-      title: `vhost_net experimental_zcopytx on host ${args.host.target.host}`,
+      ...args.host.access,
+      title: `vhost_net experimental_zcopytx on host ${args.host.hostName}`,
       role: "vhost-net",
-      target: args.host.target,
-      privateKey: args.privateKey,
-      hostKey: args.host.hostKey,
       args: ["--zcopytx", args.zeroCopy ? "1" : "0", ...(args.noLoad ? ["--no-load"] : [])],
       live: true,
-    }, { parent: this, dependsOn: args.host.ready });
-    this.facts = this.run.facts;
+    }, { parent: this, dependsOn: args.network.ready });
+    this.facts = this.run.facts as pulumi.Output<VhostNetFacts | undefined>;
     this.registerOutputs({ facts: this.facts });
   }
+}
+
+/** A guest kernel on a host: the copy, its path there, and what proves it arrived intact. */
+export interface GuestKernelCopy {
+  path: pulumi.Output<string>;
+  checked: pulumi.Resource;
 }
 
 export interface GuestArgs {
   plan: GuestPlan;
   host: Host;
-  privateKey: pulumi.Input<string>;
-  /** The stack's public key, authorized for root in the guest. */
-  publicKey: pulumi.Input<string>;
-  /** The guest kernel (bzImage) as a path on the guest's host. */
-  kernelPath: pulumi.Input<string>;
-  variant: VariantSettings;
+  network: HostNetwork;
+  /** The guest kernel's build, and its boot check. */
+  kernel: { build: KernelBuild; bootCheck?: pulumi.Resource };
+  /** Another guest on the same host booting the same kernel: use its copy. */
+  kernelCopyOf?: Guest;
+  variant: RunningVariant;
   vhostNet: VhostNet;
   accel: "auto" | "kvm" | "tcg";
   /** Sim labs: a host without /dev/vhost-net runs the guest without vhost and says so. */
   vhostFallback: boolean;
-  /** Resources the guest's start must wait for (its kernel's build and boot check). */
-  after: pulumi.Resource[];
 }
 
 export class Guest extends pulumi.ComponentResource {
-  readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
-  readonly macvtap: pulumi.Output<Record<string, unknown> | undefined>;
+  readonly facts: pulumi.Output<GuestFacts | undefined>;
+  readonly macvtap: pulumi.Output<MacvtapFacts | undefined>;
   readonly hostName: string;
+  readonly kernelCopy: GuestKernelCopy;
 
   constructor(name: string, args: GuestArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:index:Guest", name, {}, opts);
     const { plan, host } = args;
     this.hostName = plan.host;
-    const ssh = { target: host.target, privateKey: args.privateKey, hostKey: host.hostKey };
+    const ssh = host.access;
+    this.kernelCopy = args.kernelCopyOf?.kernelCopy ?? this.copyKernel(name, host, args.kernel.build, [...args.network.ready]);
 
     const macvtap = new RoleRun(`${name}-macvtap`, {
       ...ssh,
@@ -71,15 +85,16 @@ export class Guest extends pulumi.ComponentResource {
       role: "macvtap",
       args: ["--guest", plan.name, "--nic", host.nicName ?? "", "--name", plan.macvtap.name, "--mode", plan.macvtap.mode, "--mac", plan.macvtap.mac],
       live: true,
-    }, { parent: this, dependsOn: host.ready });
-    this.macvtap = macvtap.facts;
+    }, { parent: this, dependsOn: args.network.ready });
+    this.macvtap = macvtap.facts as pulumi.Output<MacvtapFacts | undefined>;
 
     const pin = plan.pin ?? {};
     const qemu = new RoleRun(`${name}-qemu`, {
       ...ssh,
       title: `guest ${plan.name} (QEMU) on host ${plan.host}`,
       role: "guest",
-      args: pulumi.all([args.kernelPath, args.publicKey]).apply(([kernel, pub]) => [
+      // The stack's public key is authorized for root in the guest.
+      args: pulumi.all([this.kernelCopy.path, host.publicKey]).apply(([kernel, pub]) => [
         "--guest", plan.name,
         "--kernel", kernel,
         "--mac", plan.macvtap.mac,
@@ -99,8 +114,34 @@ export class Guest extends pulumi.ComponentResource {
       // Pulumi stops the guest before the reload and starts it after.
       triggers: [`zcopytx=${args.variant.zeroCopy ? 1 : 0}`],
       live: true,
-    }, { parent: this, dependsOn: [macvtap, args.vhostNet.run, ...args.after] });
-    this.facts = qemu.facts;
+    }, { parent: this, dependsOn: [macvtap, args.vhostNet.run, this.kernelCopy.checked, ...(args.kernel.bootCheck ? [args.kernel.bootCheck] : [])] });
+    this.facts = qemu.facts as pulumi.Output<GuestFacts | undefined>;
     this.registerOutputs({ facts: this.facts, macvtap: this.macvtap });
+  }
+
+  /**
+   * The kernel into the host's kernel-packages/<build key>/ (a one-shot copy), then its sha256
+   * checked there; destroy removes the directory. The check marks the directory as this copy's, so
+   * retiring a copy made before these were Commands leaves the file in place.
+   */
+  private copyKernel(name: string, host: Host, build: KernelBuild, after: pulumi.Resource[]): GuestKernelCopy {
+    const dir = `${host.stateDir}/kernel-packages/${build.key}`;
+    const art = build.artifact;
+    const file = art.apply((a) => `${dir}/${path.basename(a.artifact)}`);
+    const copy = new command.remote.CopyToRemote(`${name}-kernel-copy`, {
+      connection: host.connection,
+      source: art.apply((a) => new pulumi.asset.FileAsset(a.artifact)),
+      remotePath: file,
+      triggers: [build.key],
+    }, { parent: this, dependsOn: [build.build, ...after] });
+    const checked = new command.remote.Command(`${name}-kernel-check`, {
+      connection: host.connection,
+      create: pulumi.interpolate`set -eu; f='${file}'; s=$(sha256sum "$f" | cut -d' ' -f1); if [ "$s" != ${art.sha256} ]; then echo "host ${host.hostName}: guest kernel $f has sha256 $s, expected ${art.sha256} (the copy is corrupt)" >&2; exit 4; fi; touch '${dir}/${KERNEL_COPY_MARKER}'`,
+      delete: `rm -rf '${dir}'; rmdir '${host.stateDir}/kernel-packages' 2>/dev/null || true`,
+      triggers: [build.key, art.sha256],
+      logging: "stderr",
+      addPreviousOutputInEnv: false,
+    }, { parent: this, dependsOn: [copy] });
+    return { path: file, checked };
   }
 }

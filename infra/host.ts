@@ -1,18 +1,41 @@
 // Host: one lab machine as ixlab needs it, reached over SSH (real and sim hosts alike): its host key
-// pinned, its facts gathered (preflight; required features enforced), packages present, the test NIC
-// addressed and sized, and the tuning the lab asks for (each previous value restored on destroy).
+// pinned, one connection every component on it uses, its facts gathered (preflight; required
+// features enforced) and packages present. Its test NIC and tuning are HostNetwork's.
 import * as pulumi from "@pulumi/pulumi";
 import { Host as HostSpec } from "../src/lab/model";
 import { HostPlan } from "../src/lab/plan";
+import { HostFacts } from "../src/lab/topology";
+import { publicKeyOf } from "../src/remote/keys";
 import { Target } from "../src/remote/roles";
-import { HostKeyPin, RoleRun } from "./resources/dynamic";
+import { HostKeyPin } from "./resources/dynamic";
+import { RoleStep } from "./resources/roleStep";
+
+/** How every Command and CopyToRemote reaches the host: @pulumi/command's ConnectionArgs shape. */
+export interface HostConnection {
+  host: string;
+  port: number;
+  user: string;
+  /** A secret. */
+  privateKey: string;
+  /** The key pinned at first contact: a host presenting another is refused. */
+  hostKey: string;
+}
+
+/** The same connection as the dynamic resources (src/remote) take it: target, key, pin. */
+export interface HostAccess {
+  target: Extract<Target, { kind: "ssh" }>;
+  privateKey: pulumi.Input<string>;
+  hostKey: pulumi.Output<string>;
+}
 
 export const BASE_PACKAGES = ["netperf", "ethtool", "iproute2", "procps", "tcpdump"];
 
 export interface HostArgs {
   plan: HostPlan;
   spec: HostSpec;
-  privateKey: pulumi.Input<string>;
+  privateKey: pulumi.Output<string>;
+  /** The public half of privateKey, when already known (the sim's key pair); else derived here. */
+  publicKey?: pulumi.Output<string>;
   /** Resources that must exist before the host can be reached (a sim host and its links). */
   reachableAfter?: pulumi.Resource[];
   /** Changes when the machine behind the address is a new one (a re-created sim host): re-pin. */
@@ -24,30 +47,37 @@ export interface HostArgs {
 /** What a host that runs guests needs: QEMU, and the guest userland ixlab puts in their initramfs. */
 export const GUEST_HOST_PACKAGES = ["qemu-system-x86", "busybox-static", "dropbear-bin", "openssh-client"];
 
-/** The flags of roles/host-tune.sh for what the lab asks; empty when it asks nothing. */
-export function tuneFlags(spec: HostSpec): string[] {
-  const t = spec.tuning ?? {};
-  const flags: string[] = [];
-  if (t.offloads && Object.keys(t.offloads).length > 0) flags.push("--offload", Object.entries(t.offloads).map(([k, v]) => `${k}=${v ? "on" : "off"}`).join(","));
-  if (t.rings && (t.rings.rx || t.rings.tx)) flags.push("--rings", Object.entries(t.rings).map(([k, v]) => `${k}=${v}`).join(","));
-  if (t.irqbalance !== undefined) flags.push("--irqbalance", t.irqbalance ? "on" : "off");
-  if (t.irqAffinity) flags.push("--irq-affinity", t.irqAffinity);
-  if (t.governor) flags.push("--governor", t.governor);
-  return flags;
-}
+/** Where a sim host's files live on this machine (roles/sim-host.sh RUN_DIR/<namespace>). */
+const SIM_RUN_DIR = "/run/ixlab";
 
 export class Host extends pulumi.ComponentResource {
+  /** The lab's name for the host. */
+  readonly hostName: string;
+  readonly plan: HostPlan;
+  readonly spec: HostSpec;
+  /** ixlab's state directory on the host (roles/lib.sh STATE_DIR; a sim host's sshd sets it). */
+  readonly stateDir: string;
   readonly target: Extract<Target, { kind: "ssh" }>;
   /** The test NIC's name on the host. */
   readonly nicName?: string;
   readonly hostKey: pulumi.Output<string>;
-  readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
-  /** Everything a service on this host must wait for. */
+  /** For Commands and copies on this host (privateKey a secret, hostKey pinned). */
+  readonly connection: pulumi.Output<HostConnection>;
+  /** For ixlab's dynamic resources on this host: the same connection. */
+  readonly access: HostAccess;
+  private knownPublicKey?: pulumi.Output<string>;
+  private readonly privateKey: pulumi.Output<string>;
+  readonly facts: pulumi.Output<HostFacts | undefined>;
+  /** What anything on this host waits for (its packages; HostNetwork adds the NIC and tuning). */
   readonly ready: pulumi.Resource[];
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:index:Host", name, {}, opts);
     const { plan, spec } = args;
+    this.hostName = plan.name;
+    this.plan = plan;
+    this.spec = spec;
+    this.stateDir = plan.sim ? `${SIM_RUN_DIR}/${plan.sim.ns}/state` : "/var/lib/ixlab";
     this.target = { kind: "ssh", host: plan.name, address: plan.ssh.address, port: plan.ssh.port, user: plan.ssh.user, ...(plan.sim ? { simNs: plan.sim.ns } : {}) };
     this.nicName = plan.nic?.name;
     const parent = { parent: this };
@@ -58,63 +88,35 @@ export class Host extends pulumi.ComponentResource {
       triggers: args.generation ? [args.generation] : [],
     }, { ...parent, dependsOn: args.reachableAfter });
     this.hostKey = pin.hostKey;
-    const ssh = { target: this.target, privateKey: args.privateKey, hostKey: pin.hostKey };
+    this.access = { target: this.target, privateKey: args.privateKey, hostKey: pin.hostKey };
+    const t = this.target;
+    this.connection = pulumi.secret(pulumi.all([args.privateKey, pin.hostKey]).apply(([privateKey, hostKey]) => ({ host: t.address, port: t.port, user: t.user, privateKey, hostKey })));
+    this.privateKey = args.privateKey;
+    this.knownPublicKey = args.publicKey;
 
+    // One-shot steps (Commands): what the host is (facts; required features enforced), and its
+    // packages, which stay installed on destroy (other users of the host may need them).
     const nic = plan.nic?.name;
-    const preflight = new RoleRun(`${name}-preflight`, {
-      ...ssh,
-      title: `preflight of host ${plan.name}`,
+    const preflight = new RoleStep(`${name}-preflight`, {
+      connection: this.connection,
       role: "host-preflight",
-      createAction: "facts",
+      action: "facts",
       args: [...(nic ? ["--nic", nic] : []), ...(spec.require.length ? ["--require", spec.require.join(",")] : [])],
-      deletes: false,
     }, parent);
-    this.facts = preflight.facts;
+    this.facts = preflight.facts as pulumi.Output<HostFacts | undefined>;
 
-    const packages = new RoleRun(`${name}-packages`, {
-      ...ssh,
-      title: `packages on host ${plan.name}`,
+    const packages = new RoleStep(`${name}-packages`, {
+      connection: this.connection,
       role: "host-packages",
+      action: "create",
       args: ["--packages", [...new Set([...BASE_PACKAGES, ...(args.packages ?? []), ...spec.packages])].join(" ")],
-      // Packages stay installed on destroy: other users of the host may need them.
-      deletes: false,
     }, { ...parent, dependsOn: [preflight] });
     this.ready = [packages];
-    this.pending = { name, plan, spec, ssh, preflight };
     this.registerOutputs({ hostKey: this.hostKey, facts: this.facts });
   }
 
-  private pending?: { name: string; plan: HostPlan; spec: HostSpec; ssh: { target: Extract<Target, { kind: "ssh" }>; privateKey: pulumi.Input<string>; hostKey: pulumi.Output<string> }; preflight: RoleRun };
-
-  /**
-   * The test NIC and the tuning, declared once what may reboot the host is known: a kernel install
-   * reboots it, which drops addresses and runtime tuning, so they come after it (AFTER) and a single
-   * `pulumi up` ends with both in place. Called once per host by the program.
-   */
-  configure(after: pulumi.Resource[] = []): void {
-    if (!this.pending) throw new Error("Host.configure called twice");
-    const { name, plan, spec, ssh, preflight } = this.pending;
-    this.pending = undefined;
-    const parent = { parent: this };
-    const dependsOn = [preflight, ...after];
-    if (plan.nic?.address) {
-      this.ready.push(new RoleRun(`${name}-nic`, {
-        ...ssh,
-        title: `test NIC ${plan.nic.name} of host ${plan.name}`,
-        role: "host-nic",
-        args: ["--nic", plan.nic.name, "--address", plan.nic.address, "--mtu", String(plan.nic.mtu)],
-        live: true,
-      }, { ...parent, dependsOn }));
-    }
-    const tune = tuneFlags(spec);
-    if (plan.nic && tune.length > 0) {
-      this.ready.push(new RoleRun(`${name}-tune`, {
-        ...ssh,
-        title: `tuning of host ${plan.name}`,
-        role: "host-tune",
-        args: ["--nic", plan.nic.name, ...tune],
-        live: true,
-      }, { ...parent, dependsOn }));
-    }
+  /** The public half of the host's key, e.g. to authorize it in a guest; derived on first use. */
+  get publicKey(): pulumi.Output<string> {
+    return (this.knownPublicKey ??= pulumi.unsecret(this.privateKey.apply(publicKeyOf)));
   }
 }

@@ -5,15 +5,14 @@ import { KernelPlanError, planHostKernelInstalls, planKernelBuild } from "../src
 import { planLab } from "../src/lab/plan";
 import { cacheDir, repoRoot } from "../src/paths";
 import { KernelBuild } from "./kernelBuild";
+import { KernelBootCheck } from "./kernelBootCheck";
 import { KernelInstall } from "./kernelInstall";
-import { KernelPackages } from "./resources/dynamic";
 import { labTopology } from "../src/lab/topology";
-import { loadLab, resolveSecret } from "./config";
+import { loadLab, resolveSecret, runningSeriesPrefix, runningVariant } from "./config";
 import { Guest, VhostNet } from "./guest";
 import { GUEST_HOST_PACKAGES, Host } from "./host";
-import { activeVariant, planGuests } from "../src/lab/guest";
-import { seriesPrefix } from "../src/lab/series";
-import { publicKeyOf } from "../src/remote/keys";
+import { HostNetwork } from "./hostNetwork";
+import { planGuests } from "../src/lab/guest";
 import { Peer } from "./peer";
 import { SimFabric } from "./simFabric";
 
@@ -23,14 +22,8 @@ const stack = pulumi.getStack();
 
 const fabric = lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 const guestPlans = planGuests(lab, plan);
-let variant;
-let prefix;
-try {
-  variant = activeVariant(lab);
-  prefix = seriesPrefix(lab);
-} catch (e) {
-  throw new pulumi.RunError((e as Error).message);
-}
+const variant = runningVariant(lab);
+const prefix = runningSeriesPrefix(lab);
 
 const hosts: Record<string, Host> = {};
 const keys: Record<string, pulumi.Output<string>> = {};
@@ -41,6 +34,7 @@ for (const [i, spec] of lab.hosts.entries()) {
     plan: hostPlan,
     spec,
     privateKey: keys[spec.name],
+    publicKey: fabric?.publicKey,
     reachableAfter: fabric?.hostReady[spec.name],
     generation: fabric?.hostGeneration[spec.name],
     packages: guestPlans.some((g) => g.host === spec.name) ? GUEST_HOST_PACKAGES : [],
@@ -54,8 +48,8 @@ for (const h of lab.hosts.filter((x) => x.role === "builder")) {
 
 // Kernels: built once per lab on this machine; in a sim (and for guests) proven by a boot under QEMU;
 // a host kernel the active variant names is installed on the lab's dut hosts.
-const kernels: Record<string, { build: KernelBuild; install?: KernelInstall; patches: string[] }> = {};
-const hostKernelInstalls = planHostKernelInstalls(lab);
+const kernels: Record<string, { build: KernelBuild; bootCheck?: KernelBootCheck; install?: KernelInstall; patches: string[] }> = {};
+const hostKernelInstalls = planHostKernelInstalls(lab, variant);
 for (const [i, k] of lab.kernels.entries()) {
   let buildPlan;
   try {
@@ -67,10 +61,11 @@ for (const [i, k] of lab.kernels.entries()) {
   const build = new KernelBuild(`kernel-${k.name}`, { plan: buildPlan });
   const onHosts = hostKernelInstalls.find((p) => p.kernel === k.name);
   let install: KernelInstall | undefined;
+  let bootCheck: KernelBootCheck | undefined;
   if (lab.sim || k.for === "guest") {
     // The console lines a lab expects come from its whole series; a shorter prefix is checked by its release.
     const expect = buildPlan.patches.length < buildPlan.series.length ? [] : k.verify.console;
-    install = new KernelInstall(`kernel-${k.name}`, { build, expect, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
+    bootCheck = new KernelBootCheck(`kernel-${k.name}`, { build, expect, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
   } else if (onHosts) {
     // Real hosts: the packages go to every dut host of the active variant, installed and booted there.
     install = new KernelInstall(`kernel-${k.name}`, {
@@ -78,61 +73,49 @@ for (const [i, k] of lab.kernels.entries()) {
       hosts: onHosts.hosts.map((name) => {
         const at = lab.hosts.findIndex((h) => h.name === name);
         const bmc = lab.hosts[at].bmc;
-        return {
-          name, target: hosts[name].target, privateKey: keys[name], hostKey: hosts[name].hostKey, after: hosts[name].ready, bmc,
-          bmcPassword: bmc ? resolveSecret(bmc.password, `lab.hosts[${at}].bmc.password`) : undefined,
-        };
+        return { host: hosts[name], bmc, bmcPassword: bmc ? resolveSecret(bmc.password, `lab.hosts[${at}].bmc.password`) : undefined };
       }),
     });
   }
-  kernels[k.name] = { build, install, patches: buildPlan.patches.map((p) => path.basename(p)) };
+  kernels[k.name] = { build, bootCheck, install, patches: buildPlan.patches.map((p) => path.basename(p)) };
 }
 
 // Each host's test NIC and tuning, after a kernel install that reboots it.
+const networks: Record<string, HostNetwork> = {};
 for (const [name, host] of Object.entries(hosts)) {
-  host.configure(Object.values(kernels).flatMap((k) => (k.install?.hostInstalls[name] ? [k.install.hostInstalls[name]] : [])));
+  networks[name] = new HostNetwork(name, { host, after: Object.values(kernels).flatMap((k) => (k.install?.hostInstalls[name] ? [k.install.hostInstalls[name]] : [])) });
 }
 
-// Guests: the active variant decides vhost and zero-copy; one VhostNet per host that runs guests; a
+// Guests: the running variant decides vhost and zero-copy; one VhostNet per host that runs guests; a
 // guest kernel is copied (sha256-checked) once to each host whose guests boot it, sim hosts included.
 const guests: Record<string, Guest> = {};
 const vhostNets: Record<string, VhostNet> = {};
-const guestKernels: Record<string, KernelPackages> = {};
+const kernelCopies: Record<string, Guest> = {};
 for (const g of guestPlans) {
   if (!variant) throw new pulumi.RunError(`lab.guests: guest ${g.name} needs a variant (lab.variants)`);
   const kernel = kernels[g.kernel!];
   const host = hosts[g.host];
-  const art = kernel.build.artifact;
-  const copy = guestKernels[`${g.host}/${g.kernel}`] ??= new KernelPackages(`kernel-${g.kernel}-files-${g.host}`, {
-    title: `guest kernel ${g.kernel} on host ${g.host}`,
-    target: host.target,
-    privateKey: keys[g.host],
-    hostKey: host.hostKey,
-    key: kernel.build.key,
-    release: art.apply((a) => a.release),
-    image: art.apply((a) => a.artifact),
-    imageSha256: art.apply((a) => a.sha256),
-  }, { dependsOn: [kernel.build.build, ...host.ready] });
-  vhostNets[g.host] ??= new VhostNet(g.host, { host, privateKey: keys[g.host], zeroCopy: variant.zeroCopy, noLoad: lab.sim !== undefined });
+  const network = networks[g.host];
+  vhostNets[g.host] ??= new VhostNet(g.host, { host, network, zeroCopy: variant.zeroCopy, noLoad: lab.sim !== undefined });
   guests[g.name] = new Guest(g.name, {
     plan: g,
     host,
-    privateKey: keys[g.host],
-    publicKey: fabric ? fabric.publicKey : pulumi.unsecret(keys[g.host].apply(publicKeyOf)),
-    kernelPath: copy.remotePaths.apply((p) => p[0]),
+    network,
+    kernel,
+    kernelCopyOf: kernelCopies[`${g.host}/${g.kernel}`],
     variant,
     vhostNet: vhostNets[g.host],
     accel: lab.sim?.accel ?? "auto",
     vhostFallback: lab.sim !== undefined,
-    after: [copy, ...(kernel.install ? [kernel.install] : [])],
   });
+  kernelCopies[`${g.host}/${g.kernel}`] ??= guests[g.name];
 }
 
 const peer = plan.peer
-  ? new Peer(`${plan.peer.host}`, { host: hosts[plan.peer.host], address: plan.peer.address, port: plan.peer.port, privateKey: keys[plan.peer.host] })
+  ? new Peer(`${plan.peer.host}`, { host: hosts[plan.peer.host], network: networks[plan.peer.host], address: plan.peer.address, port: plan.peer.port })
   : undefined;
 
-const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.install?.boot ?? pulumi.output(undefined)])])));
+const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.bootCheck?.boot ?? pulumi.output(undefined)])])));
 
 const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts])])));
 const guestLive = pulumi.all(Object.fromEntries(Object.entries(guests).map(([n, g]) => [n, pulumi.all([g.facts, g.macvtap, vhostNets[g.hostName].facts])])));

@@ -2,21 +2,15 @@
 // content hash of its inputs, so unchanged inputs show no diff and compile nothing.
 import * as pulumi from "@pulumi/pulumi";
 import { KernelBuildPlan } from "../src/lab/kernel";
+import { KernelArtifactFacts } from "../src/lab/topology";
 import { RoleRun } from "./resources/dynamic";
 
 export interface KernelBuildArgs {
   plan: KernelBuildPlan;
 }
 
-export interface KernelArtifact {
-  key: string;
-  release: string;
-  target: string;
-  artifact: string;
-  sha256: string;
-  buildSeconds: number;
-  compiled: boolean;
-}
+/** What a build produced (roles/kernel-build.sh's facts). */
+export type KernelArtifact = KernelArtifactFacts;
 
 export class KernelBuild extends pulumi.ComponentResource {
   readonly key: string;

@@ -1,36 +1,19 @@
-// KernelInstall: puts a built kernel where it runs and proves it boots. In a sim lab (and for guest
-// kernels) that means booting it under QEMU on this machine and checking `uname -r` and the expected
-// console lines from inside; this machine's own kernel and boot configuration are never touched.
-// On real hosts it copies the build's Debian packages to each host that needs them (KernelPackages,
-// sha256 checked on the host) and installs them there (KernelHostInstall: a one-shot GRUB boot with
-// panic=N, reboot, wait for SSH with a BMC power cycle as the last resort, verify, then default).
+// KernelInstall: a built host kernel on the real hosts that boot it: the build's Debian packages
+// copied to each host (KernelPackages, sha256 checked on the host) and installed there
+// (KernelHostInstall: a one-shot GRUB boot with panic=N, reboot, wait for SSH with a BMC power cycle
+// as the last resort, verify, then default). Sim labs and guest kernels get a KernelBootCheck instead.
 import * as pulumi from "@pulumi/pulumi";
 import { Bmc, Kernel } from "../src/lab/model";
-import { Target } from "../src/remote/roles";
+import { Host } from "./host";
 import { KernelBuild } from "./kernelBuild";
-import { KernelHostInstall, KernelPackages, RoleRun } from "./resources/dynamic";
+import { KernelHostInstall, KernelPackages } from "./resources/dynamic";
 
 /** A real host the kernel goes to. */
 export interface KernelInstallHost {
-  name: string;
-  target: Extract<Target, { kind: "ssh" }>;
-  privateKey: pulumi.Input<string>;
-  hostKey: pulumi.Input<string>;
+  host: Host;
   bmc?: Bmc;
   /** The BMC password, a secret (infra/config.ts resolveSecret). */
   bmcPassword?: pulumi.Output<string>;
-  /** What must exist on the host first (its preflight and packages). */
-  after: pulumi.Resource[];
-}
-
-/** Boot check under QEMU (sim labs, guest kernels). */
-export interface KernelBootCheckArgs {
-  build: KernelBuild;
-  /** Console lines that must appear besides the release. */
-  expect: string[];
-  accel: "auto" | "kvm" | "tcg";
-  /** Where the boot log is kept (so check and refresh can see the proof). */
-  recordDir: string;
 }
 
 /** Install on real hosts (a `for: host` kernel named by the active variant). */
@@ -42,56 +25,35 @@ export interface KernelHostInstallArgs {
   features: string[];
 }
 
-export type KernelInstallArgs = KernelBootCheckArgs | KernelHostInstallArgs;
 
 export class KernelInstall extends pulumi.ComponentResource {
-  /** The QEMU boot check's facts (undefined on real hosts). */
-  readonly boot: pulumi.Output<Record<string, unknown> | undefined>;
   /** Per real host: what the install saw (release running, previous default, phases). */
   readonly installed: Record<string, pulumi.Output<Record<string, unknown> | undefined>> = {};
   /** Per real host: the install resource, for what must wait for the host's new kernel. */
   readonly hostInstalls: Record<string, KernelHostInstall> = {};
 
-  constructor(name: string, args: KernelInstallArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: KernelHostInstallArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:index:KernelInstall", name, {}, opts);
-    const a = args.build.artifact;
-    if ("hosts" in args) {
-      this.boot = pulumi.output(undefined);
-      for (const h of args.hosts) this.installOn(name, args, h);
-    } else {
-      const run = new RoleRun(`${name}-bootcheck`, {
-        title: `boot check of kernel ${name} under QEMU`,
-        role: "kernel-boot",
-        target: { kind: "local" },
-        args: a.apply((art) => [
-          "--kernel", art.artifact,
-          "--expect-release", art.release,
-          ...args.expect.flatMap((l) => ["--expect-line", l]),
-          "--accel", args.accel,
-          "--record", `${args.recordDir}/${art.sha256.slice(0, 16)}`,
-        ]),
-        live: true,
-      }, { parent: this, dependsOn: [args.build.build] });
-      this.boot = run.facts;
-    }
-    this.registerOutputs({ boot: this.boot, installed: this.installed });
+    for (const h of args.hosts) this.installOn(name, args, h);
+    this.registerOutputs({ installed: this.installed });
   }
 
   private installOn(name: string, args: KernelHostInstallArgs, h: KernelInstallHost) {
     const art = args.build.artifact;
-    const ssh = { target: h.target, privateKey: h.privateKey, hostKey: h.hostKey };
-    const packages = new KernelPackages(`${name}-packages-${h.name}`, {
+    const ssh = h.host.access;
+    const hostName = h.host.hostName;
+    const packages = new KernelPackages(`${name}-packages-${hostName}`, {
       ...ssh,
-      title: `packages of kernel ${args.kernel.name} on host ${h.name}`,
+      title: `packages of kernel ${args.kernel.name} on host ${hostName}`,
       key: args.build.key,
       release: art.apply((x) => x.release),
       image: art.apply((x) => x.artifact),
       imageSha256: art.apply((x) => x.sha256),
-    }, { parent: this, dependsOn: [args.build.build, ...h.after] });
+    }, { parent: this, dependsOn: [args.build.build, ...h.host.ready] });
     const o = args.kernel.install;
-    const install = new KernelHostInstall(`${name}-install-${h.name}`, {
+    const install = new KernelHostInstall(`${name}-install-${hostName}`, {
       ...ssh,
-      title: `kernel ${args.kernel.name} on host ${h.name}`,
+      title: `kernel ${args.kernel.name} on host ${hostName}`,
       release: art.apply((x) => x.release),
       packages: packages.remotePaths,
       packagesSha256: packages.files.apply((fs) => fs.map((f) => f.sha256)),
@@ -104,7 +66,7 @@ export class KernelInstall extends pulumi.ComponentResource {
       purgeOnDestroy: o.purgeOnDestroy,
       ...(h.bmc ? { bmc: { type: h.bmc.type, address: h.bmc.address, user: h.bmc.user }, bmcPassword: h.bmcPassword } : {}),
     }, { parent: this, dependsOn: [packages] });
-    this.installed[h.name] = install.facts;
-    this.hostInstalls[h.name] = install;
+    this.installed[hostName] = install.facts;
+    this.hostInstalls[hostName] = install;
   }
 }

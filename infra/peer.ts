@@ -2,13 +2,15 @@
 // as a managed service (pid file on the host; restarted by `pulumi up` when it died; stopped on destroy).
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "./host";
+import { HostNetwork } from "./hostNetwork";
 import { RoleRun } from "./resources/dynamic";
 
 export interface PeerArgs {
   host: Host;
+  /** netserver binds to the host's data address: it waits for the NIC. */
+  network: HostNetwork;
   address: string;
   port: number;
-  privateKey: pulumi.Input<string>;
 }
 
 export class Peer extends pulumi.ComponentResource {
@@ -16,16 +18,14 @@ export class Peer extends pulumi.ComponentResource {
 
   constructor(name: string, args: PeerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:index:Peer", name, {}, opts);
-    this.endpoint = { host: args.host.target.host, address: args.address, port: args.port };
+    this.endpoint = { host: args.host.hostName, address: args.address, port: args.port };
     new RoleRun(`${name}-netserver`, {
-      title: `netserver on host ${args.host.target.host}`,
+      ...args.host.access,
+      title: `netserver on host ${args.host.hostName}`,
       role: "netserver",
-      target: args.host.target,
-      privateKey: args.privateKey,
-      hostKey: args.host.hostKey,
       args: ["--address", args.address, "--port", String(args.port)],
       live: true,
-    }, { parent: this, dependsOn: args.host.ready });
+    }, { parent: this, dependsOn: args.network.ready });
     this.registerOutputs({ endpoint: this.endpoint });
   }
 }

@@ -8,6 +8,9 @@ export IXLAB_ROOT
 export IXLAB_CACHE=${IXLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ixlab}
 if _ixlab_bin=$("$IXLAB_ROOT/scripts/toolchain.sh" --check 2>/dev/null); then
   case ":$PATH:" in *":$_ixlab_bin:"*) ;; *) export PATH="$_ixlab_bin:$PATH" ;; esac
+  # ixlab's own toolchain: the engine takes its language host and launcher from beside the CLI and
+  # the command provider from the plugin cache (toolchain.sh registers it), not from PATH.
+  case $_ixlab_bin in "$IXLAB_CACHE"/*) export PULUMI_IGNORE_AMBIENT_PLUGINS=true ;; esac
 else
   echo "ixlab: the Pulumi toolchain is not built yet; run: npm run setup" >&2
 fi

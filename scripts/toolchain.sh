@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Puts a real Pulumi toolchain on this machine without downloading any prebuilt binary: the CLI, the
 # Node.js language host and the dynamic-provider launcher, built from the Go module proxy at pinned
-# versions into a per-user cache keyed by those versions. A second call costs a stat.
+# versions into a per-user cache keyed by those versions, and the command provider
+# (pulumi-resource-command), built from its vendored source with its dependencies from the proxy.
+# A second call costs a stat.
 #
 #   scripts/toolchain.sh            ensure the toolchain, print its bin directory
 #   scripts/toolchain.sh --check    exit 0 if it is there and complete, 1 (with the reason) if not
@@ -14,6 +16,9 @@ PULUMI_VERSION=v3.274.1
 # no pseudo-version of it, so the host comes from the last sdk/v3 release that still contained it.
 # It speaks the same LanguageRuntime protocol; the CLI and the @pulumi/pulumi npm package are current.
 NODEJS_HOST_VERSION=v3.68.0
+# The command provider the @pulumi/command npm package (package.json) drives; the module proxy
+# refuses its module, so it is built from ../shared/vendor/pulumi-command (unmodified upstream).
+COMMAND_VERSION=1.2.1
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${IXLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ixlab}
@@ -30,9 +35,39 @@ foreign_pulumi() {
   "$p" version 2>/dev/null | grep -q '^v3\.' && dirname "$p"
 }
 
-complete() {
+cli_complete() {
   [ -f "$dest/.complete" ] && [ -x "$dest/bin/pulumi" ] && [ -x "$dest/bin/pulumi-language-nodejs" ] &&
     [ -x "$dest/bin/pulumi-resource-pulumi-nodejs" ]
+}
+# The provider is a piece of its own: a toolchain built before it gets it without a CLI rebuild. It is
+# registered in Pulumi's plugin cache, where the engine finds the version the SDK asks for; env.sh
+# turns off the engine's search of PATH (which would warn at every run that it uses an ambient plugin).
+command_bin="$dest/bin/pulumi-resource-command"
+plugin_dir="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-command-v$COMMAND_VERSION"
+command_built() {
+  [ -x "$command_bin" ] && [ "$(cat "$dest/.command-version" 2>/dev/null)" = "$COMMAND_VERSION" ]
+}
+command_registered() {
+  # Same size as the build: cheap enough for every env.sh, and a new build differs in size.
+  [ -x "$plugin_dir/pulumi-resource-command" ] && [ ! -e "$plugin_dir.partial" ] &&
+    [ "$(stat -c %s "$command_bin")" = "$(stat -c %s "$plugin_dir/pulumi-resource-command")" ]
+}
+register_command() {
+  "$dest/bin/pulumi" plugin install resource command "$COMMAND_VERSION" --file "$command_bin" --reinstall >/dev/null
+}
+command_complete() { command_built && command_registered; }
+complete() { cli_complete && command_complete; }
+
+# The vendored sources sit beside the repository (../shared/vendor); a git worktree elsewhere finds
+# them beside its main checkout.
+vendor_dir() {
+  local d common
+  for d in "${IXLAB_VENDOR:-}" "$here/../shared/vendor"; do
+    [ -n "$d" ] && [ -d "$d/pulumi-command/provider" ] && { (cd "$d" && pwd); return 0; }
+  done
+  common=$(git -C "$here" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) || return 1
+  d="$(dirname "$common")/../shared/vendor"
+  [ -d "$d/pulumi-command/provider" ] && (cd "$d" && pwd)
 }
 
 if dir=$(foreign_pulumi); then
@@ -61,20 +96,28 @@ install_wrappers() { # install_wrappers BINDIR
     mv "$1/.$f.new" "$1/$f"
   done
 }
-# Two small files, no build: --check puts them right too.
-if complete && ! wrappers_current "$dest/bin"; then
+# Two small files, no build: --check puts them right too, and registers a built provider.
+if cli_complete && ! wrappers_current "$dest/bin"; then
   install_wrappers "$dest/bin"
   log "updated the plugin wrappers in $dest"
+fi
+if cli_complete && command_built && ! command_registered; then
+  register_command
+  log "registered the command provider $COMMAND_VERSION in $plugin_dir"
 fi
 if complete; then
   echo "$dest/bin"
   exit 0
 fi
 if [ "$mode" = "--check" ]; then
-  log "not built: $dest is missing or incomplete (run scripts/toolchain.sh)"
+  if cli_complete; then
+    log "not built: the command provider $COMMAND_VERSION is missing from $dest/bin (run scripts/toolchain.sh)"
+  else
+    log "not built: $dest is missing or incomplete (run scripts/toolchain.sh)"
+  fi
   exit 1
 fi
-command -v go >/dev/null || { log "needs Go (1.26 or newer) to build the Pulumi CLI from source"; exit 1; }
+command -v go >/dev/null || { log "needs Go (1.26 or newer) to build the Pulumi toolchain from source"; exit 1; }
 
 mkdir -p "$cache/toolchain"
 # One builder at a time per machine; a second caller waits, then finds the result.
@@ -102,19 +145,33 @@ build() { # build NAME MODULE_DIR PACKAGE VERSION_VAR VERSION
   log "[$name] done at $((SECONDS - start)) s"
 }
 
-build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
-  github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$PULUMI_VERSION"
-build pulumi-language-nodejs nodejs-host github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
-  github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$NODEJS_HOST_VERSION"
+if ! cli_complete; then
+  build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+    github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$PULUMI_VERSION"
+  build pulumi-language-nodejs nodejs-host github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+    github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$NODEJS_HOST_VERSION"
+  # The launcher for dynamic providers (Pulumi's, from the SDK's sources) and the language host, each
+  # with a watch on its engine.
+  install_wrappers "$work/bin"
+  "$work/bin/pulumi" version >/dev/null
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  mv "$work/bin" "$dest/bin"
+  date -u +%FT%TZ >"$dest/.complete"
+  log "built the CLI in $((SECONDS - start)) s into $dest"
+fi
 
-# The launcher for dynamic providers (Pulumi's, from the SDK's sources) and the language host, each
-# with a watch on its engine.
-install_wrappers "$work/bin"
-
-"$work/bin/pulumi" version >/dev/null
-rm -rf "$dest"
-mkdir -p "$dest"
-mv "$work/bin" "$dest/bin"
-date -u +%FT%TZ >"$dest/.complete"
-log "built in $((SECONDS - start)) s into $dest ($(du -sh "$dest" | cut -f1); Go caches: $(du -sh "$cache/go" | cut -f1))"
+if ! command_built; then
+  src=$(vendor_dir) || { log "needs the command provider's source in ../shared/vendor/pulumi-command (or IXLAB_VENDOR=DIR)"; exit 1; }
+  mkdir -p "$work/command"
+  log "[pulumi-resource-command] downloading modules and compiling $COMMAND_VERSION from $src/pulumi-command (cold: about 3.5 min on 2 cores)"
+  # Built in place: go build writes only to the Go caches and -o, never into the vendored tree.
+  (cd "$src/pulumi-command" && go build -o "$work/command/pulumi-resource-command" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" ./provider/cmd/pulumi-resource-command)
+  mv "$work/command/pulumi-resource-command" "$command_bin"
+  echo "$COMMAND_VERSION" >"$dest/.command-version"
+  log "[pulumi-resource-command] done at $((SECONDS - start)) s"
+fi
+command_registered || register_command
+log "ready in $((SECONDS - start)) s: $dest ($(du -sh "$dest" | cut -f1); Go caches: $(du -sh "$cache/go" | cut -f1))"
 echo "$dest/bin"

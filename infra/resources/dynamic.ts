@@ -3,6 +3,9 @@
 // and installed there (KernelHostInstall). Pulumi serializes provider objects into the state and runs
 // them in a separate Node process, so the providers here stay thin: each method loads the real
 // behaviour from src/remote/ at run time and the serialized code captures nothing but globals.
+// Each resource has a type of its own (`pulumi-nodejs:dynamic/ixlab:Netserver`), so a preview and
+// the state say what a row is; stacks made before that knew them all as
+// `pulumi-nodejs:dynamic:Resource`, which each one names as an alias so those stacks update in place.
 import * as pulumi from "@pulumi/pulumi";
 import type { RoleRunOutputs, RoleRunProps } from "../../src/remote/roleProvider";
 import type { PinProps } from "../../src/remote/keyProviders";
@@ -11,7 +14,8 @@ import type { KernelHostInstallOutputs, KernelHostInstallProps, KernelPackagesOu
 
 /**
  * Loads a module of src/remote in the provider process, which starts in the program's directory
- * (infra/) and runs the project's TypeScript as is.
+ * (infra/) and runs the project's TypeScript as is: each .ts file of the project is transpiled by
+ * swc when required (no type check, no TypeScript compiler to load: this runs at every refresh).
  */
 function behaviour(name: string): any {
   const g = globalThis as { __ixlabRoot?: string };
@@ -23,7 +27,17 @@ function behaviour(name: string): any {
       if (path.dirname(dir) === dir) throw new Error(`ixlab: no Pulumi.yaml above ${process.cwd()}`);
       dir = path.dirname(dir);
     }
-    require("ts-node").register({ transpileOnly: true, project: path.join(dir, "tsconfig.json") });
+    const swc = require("@swc/core");
+    const extensions = require("node:module").Module._extensions;
+    const root = dir + path.sep;
+    const js = extensions[".js"];
+    extensions[".ts"] = (m: { _compile(code: string, file: string): void }, file: string) => {
+      if (!file.startsWith(root) || file.includes(`${path.sep}node_modules${path.sep}`)) return js(m, file);
+      const out = swc.transformSync(fs.readFileSync(file, "utf8"), {
+        filename: file, jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" }, sourceMaps: "inline",
+      });
+      m._compile(out.code, file);
+    };
     g.__ixlabRoot = dir;
   }
   return require(`${g.__ixlabRoot}/src/remote/${name}`);
@@ -39,6 +53,42 @@ const roleProvider: pulumi.dynamic.ResourceProvider = {
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
+/** The module of every ixlab dynamic resource type: `pulumi-nodejs:dynamic/ixlab:<Type>`. */
+export const DYNAMIC_MODULE = "ixlab";
+/** The one type every dynamic resource had before they got their own. */
+const LEGACY_TYPE = "pulumi-nodejs:dynamic:Resource";
+
+/** Where a resource used to live, for the aliases that keep an existing stack's resource in place. */
+export interface Formerly {
+  /** Its parent before a component was inserted above it. */
+  formerParent?: pulumi.Resource;
+}
+
+/**
+ * Options every ixlab dynamic resource gets: aliases from its legacy type (and from its former
+ * parent, in either type), next to the caller's.
+ */
+function withLegacyAlias<T extends pulumi.CustomResourceOptions>(opts: T | undefined, formerly: Formerly = {}): T {
+  const aliases: pulumi.Input<pulumi.Alias>[] = [{ type: LEGACY_TYPE }];
+  if (formerly.formerParent) aliases.push({ type: LEGACY_TYPE, parent: formerly.formerParent }, { parent: formerly.formerParent });
+  return { ...opts, aliases: [...(opts?.aliases ?? []), ...aliases] } as T;
+}
+
+/** The resource type of each role, named after what it manages on the host. */
+export const ROLE_TYPES: Record<string, string> = {
+  "sim-bridge": "SimBridge",
+  "sim-host": "SimHost",
+  "sim-link": "SimLink",
+  "host-nic": "HostNic",
+  "host-tune": "HostTuning",
+  netserver: "Netserver",
+  "vhost-net": "VhostNetParams",
+  macvtap: "Macvtap",
+  guest: "Qemu",
+  "kernel-build": "KernelBuild",
+  "kernel-boot": "KernelBootCheck",
+};
+
 export type RoleRunArgs = Inputs<Omit<RoleRunProps, "live" | "deletes">> & { live?: boolean; deletes?: boolean };
 
 /** A role script converged on a host; see src/remote/roleProvider.ts for its life cycle. */
@@ -46,19 +96,26 @@ export class RoleRun extends pulumi.dynamic.Resource {
   declare readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
   declare readonly healthy: pulumi.Output<boolean>;
 
-  constructor(name: string, args: RoleRunArgs, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: RoleRunArgs & { role: string }, opts?: pulumi.CustomResourceOptions, formerly?: Formerly) {
+    const type = ROLE_TYPES[args.role];
+    if (!type) throw new Error(`RoleRun ${name}: role ${args.role} has no resource type (infra/resources/dynamic.ts ROLE_TYPES)`);
     super(
       roleProvider,
       name,
       { live: false, deletes: true, ...args, facts: undefined, healthy: undefined },
       // Names on hosts are reused by a replacement, so the old one must go first.
-      { ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] },
+      withLegacyAlias({ ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] }, formerly),
+      DYNAMIC_MODULE,
+      type,
     );
   }
 }
 
 const keyPairProvider: pulumi.dynamic.ResourceProvider = {
   create: (inputs: { comment: string }) => behaviour("keyProviders").createKeyPair(inputs),
+  // A new comment alone needs no new key; without a diff the engine would compare the serialized
+  // provider too and update a resource that has no update.
+  diff: async (_id: string, olds: { comment: string }, news: { comment: string }) => ({ changes: olds.comment !== news.comment, replaces: olds.comment !== news.comment ? ["comment"] : [] }),
 };
 
 /** An ed25519 key pair for one stack; the private key exists only as a Pulumi secret. */
@@ -67,7 +124,7 @@ export class SshKeyPair extends pulumi.dynamic.Resource {
   declare readonly privateKey: pulumi.Output<string>;
 
   constructor(name: string, args: { comment: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(keyPairProvider, name, { ...args, publicKey: undefined, privateKey: undefined }, { ...opts, additionalSecretOutputs: ["privateKey"] });
+    super(keyPairProvider, name, { ...args, publicKey: undefined, privateKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "SshKeyPair");
   }
 }
 
@@ -82,7 +139,7 @@ export class HostKeyPin extends pulumi.dynamic.Resource {
   declare readonly hostKey: pulumi.Output<string>;
 
   constructor(name: string, args: { target: pulumi.Input<Extract<Target, { kind: "ssh" }>>; privateKey: pulumi.Input<string>; triggers?: pulumi.Input<pulumi.Input<string>[]> }, opts?: pulumi.CustomResourceOptions) {
-    super(pinProvider, name, { ...args, hostKey: undefined }, { ...opts, additionalSecretOutputs: ["privateKey"] });
+    super(pinProvider, name, { ...args, hostKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "HostKeyPin");
   }
 }
 
@@ -101,7 +158,7 @@ export class KernelPackages extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: Inputs<KernelPackagesProps>, opts?: pulumi.CustomResourceOptions) {
     super(kernelPackagesProvider, name, { ...args, files: undefined, remoteDir: undefined, remotePaths: undefined, healthy: undefined },
-      { ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] });
+      withLegacyAlias({ ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "KernelPackages");
   }
 }
 
@@ -125,6 +182,7 @@ export class KernelHostInstall extends pulumi.dynamic.Resource {
   constructor(name: string, args: Inputs<Omit<KernelHostInstallProps, "bmc" | "bmcPassword">> & { bmc?: pulumi.Input<KernelHostInstallProps["bmc"]>; bmcPassword?: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
     super(kernelHostInstallProvider, name, { ...args, facts: undefined, phases: undefined, healthy: undefined },
       // Rebooting a host and waiting for it (and once more after a BMC power cycle) takes long.
-      { customTimeouts: { create: "90m", update: "90m", delete: "60m" }, ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey", "bmcPassword"] });
+      withLegacyAlias({ customTimeouts: { create: "90m", update: "90m", delete: "60m" }, ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey", "bmcPassword"] }),
+      DYNAMIC_MODULE, "KernelHostInstall");
   }
 }

@@ -7,7 +7,8 @@ import { EXIT_FAILED, EXIT_OK } from "./exit";
 export const help = `Usage: ixlab toolchain [--check]
 
 Builds (once per machine, from the Go module proxy, no prebuilt downloads) or locates the Pulumi CLI,
-the Node.js language host and the dynamic-provider launcher, and prints the directory holding them.
+the Node.js language host, the dynamic-provider launcher and the command provider (from its vendored
+source), and prints the directory holding them.
 --check only reports whether they are there (exit 1 with the reason when not).
 
 Example:

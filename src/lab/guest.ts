@@ -1,7 +1,7 @@
 // Guests as the components and the topology see them: names, MACs, addresses and ports derived once
-// from the validated lab, and the active variant's settings that decide how a guest is run.
+// from the validated lab. How a guest runs (vhost, zero-copy) is the running variant's (variant.ts).
 import { createHash } from "node:crypto";
-import { Lab, Variant } from "./model";
+import { Lab } from "./model";
 import { parseCidr, numberToIpv4 } from "./net";
 import { LabPlan } from "./plan";
 
@@ -20,32 +20,6 @@ export interface GuestPlan {
   address: string;
   /** Where the guest's SSH port is forwarded to, on its host. */
   mgmt: { address: string; port: number };
-}
-
-/** What the active variant asks of guests and of vhost-net. */
-export interface VariantSettings {
-  name: string;
-  vhost: boolean;
-  zeroCopy: boolean;
-  qemuArgs: string[];
-}
-
-export function variantSettings(v: Variant): VariantSettings {
-  const zc = v.moduleParams.vhost_net?.experimental_zcopytx;
-  const zeroCopy = v.zeroCopy ?? (zc === undefined ? false : zc === true || Number(zc) === 1);
-  return { name: v.name, vhost: v.vhost, zeroCopy, qemuArgs: v.qemuArgs };
-}
-
-/**
- * The variant the stack runs: IXLAB_VARIANT when set (how `ixlab bench` switches variants through
- * the stack), else lab.activeVariant, else the first variant.
- */
-export function activeVariant(lab: Lab, env: NodeJS.ProcessEnv = process.env): VariantSettings | undefined {
-  const name = env.IXLAB_VARIANT || lab.derived.activeVariant;
-  if (name === undefined) return undefined;
-  const v = lab.variants.find((x) => x.name === name);
-  if (!v) throw new Error(`IXLAB_VARIANT: "${name}" is not a variant in lab.variants (known: ${lab.variants.map((x) => x.name).join(", ")})`);
-  return variantSettings(v);
 }
 
 /** A locally administered MAC (QEMU's 52:54:00 prefix) stable for this lab and guest. */

@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Kernel, Lab } from "./model";
+import { RunningVariant } from "./variant";
 
 /** Bump when the way a build turns inputs into outputs changes. */
 const BUILD_FORMAT = 1;
@@ -183,20 +184,16 @@ export interface HostKernelInstallPlan {
 }
 
 /**
- * What the active variant (IXLAB_VARIANT, as the bench sets it, else lab.activeVariant, else the
- * first) asks to install on real hosts; empty for sim labs, whose kernels only boot under QEMU.
+ * What the running variant asks to install on real hosts; empty for sim labs, whose kernels only
+ * boot under QEMU, and for a variant that keeps the hosts' own kernel.
  */
-export function planHostKernelInstalls(lab: Lab, env: NodeJS.ProcessEnv = process.env): HostKernelInstallPlan[] {
-  if (lab.sim) return [];
-  const name = env.IXLAB_VARIANT || lab.derived.activeVariant;
-  const variant = lab.variants.find((v) => v.name === name);
-  const kernel = lab.kernels.find((k) => k.name === variant?.hostKernel && k.for === "host");
-  if (!variant || !kernel) return [];
-  const params = Object.entries(variant.moduleParams).flatMap(([mod, ps]) => Object.keys(ps).map((p) => `/sys/module/${mod}/parameters/${p}`));
-  if (variant.zeroCopy !== undefined) params.push("/sys/module/vhost_net/parameters/experimental_zcopytx");
+export function planHostKernelInstalls(lab: Lab, variant: RunningVariant | undefined): HostKernelInstallPlan[] {
+  if (lab.sim || !variant) return [];
+  const kernel = lab.kernels.find((k) => k.name === variant.hostKernel && k.for === "host");
+  if (!kernel) return [];
   return [{
     kernel: kernel.name,
     hosts: lab.hosts.filter((h) => h.role === "dut").map((h) => h.name),
-    features: [...new Set([...params, ...kernel.install.features])],
+    features: [...new Set([...variant.verifyPaths, ...kernel.install.features])],
   }];
 }

@@ -1,9 +1,12 @@
 // The `topology` stack output: what the bench and people read instead of re-reading the lab file.
-// Built from the validated model plus live facts the components report; never holds a secret.
-import { GuestPlan, VariantSettings } from "./guest";
-import { Lab } from "./model";
-import { LabPlan } from "./plan";
+// Built from the validated model plus live facts the components report; never holds a secret. Its
+// shape is the `Topology` type below, which the producer (infra/index.ts) and every reader share.
+import { GuestPlan } from "./guest";
+import { BenchTest, Lab, ModuleParams, Role, Scenario } from "./model";
+import { netperfCommand } from "./netperf";
+import { LabPlan, LinkPlan } from "./plan";
 import { formatSize } from "./units";
+import { RunningVariant } from "./variant";
 
 export interface MatrixCell {
   test: string;
@@ -24,15 +27,179 @@ export function benchMatrix(lab: Lab): MatrixCell[] {
   return cells;
 }
 
-export function planTopology(lab: Lab) {
+// --- What the roles report (their `facts:` lines) ----------------------------------------------
+
+/** roles/host-preflight.sh. */
+export interface HostFacts {
+  kernelRelease?: string;
+  hostname?: string;
+  nic?: { name: string; present: boolean; driver: string | null; firmware: string | null; speedMbps: number | null; mtu: number | null; mac: string | null };
+  kvm?: boolean;
+  vhostNetDevice?: boolean;
+  vhostNetModule?: boolean;
+  zerocopyTx?: string | null;
+  qemu?: string | null;
+  cpus?: number;
+  [fact: string]: unknown;
+}
+
+/** roles/guest.sh. */
+export interface GuestFacts {
+  guest: string;
+  qemuPid: number;
+  accel: "kvm" | "tcg";
+  vhost: "on" | "off";
+  vhostRequested: "on" | "off";
+  vhostNote?: string;
+  mac: string;
+  address: string;
+  mgmt: { address: string; port: number };
+  hostKey: string;
+  release: string;
+  vhostWorkers: { how: string; tids: number[] };
+  vcpuThreads: number[];
+  bootSeconds?: number;
+}
+
+/** roles/vhost-net.sh. */
+export interface VhostNetFacts {
+  loaded: boolean;
+  devVhostNet: boolean;
+  requested: number;
+  zcopytx: number | null;
+  users: number;
+  applied: boolean;
+}
+
+/** roles/macvtap.sh. */
+export interface MacvtapFacts {
+  name: string;
+  lower: string;
+  mode: string;
+  mac: string;
+  ifindex: number;
+  tapDevice: string;
+  devNumbers: string;
+}
+
+/** roles/kernel-build.sh. */
+export interface KernelArtifactFacts {
+  key: string;
+  release: string;
+  target: string;
+  artifact: string;
+  sha256: string;
+  buildSeconds: number;
+  compiled: boolean;
+}
+
+/** roles/kernel-boot.sh (the fields the topology keeps). */
+export interface KernelBootFacts {
+  release: string;
+  accel: string;
+  bootSeconds: number;
+  [fact: string]: unknown;
+}
+
+// --- The topology ----------------------------------------------------------------------------
+
+export interface TopologyHost {
+  name: string;
+  role: Role;
+  management: { address: string; port: number; user: string; hostKey?: string };
+  data?: { nic: string; address?: string; mtu: number };
+  kernel?: string;
+  facts?: HostFacts;
+  sim?: { namespace: string };
+}
+
+export interface TopologyGuest {
+  name: string;
+  host: string;
+  address: string;
+  mac: string;
+  macvtap: { name: string; mode: string; tapDevice?: string };
+  vcpus: number;
+  memoryMiB: number;
+  kernel?: string;
+  variant?: string;
+  accel?: "kvm" | "tcg";
+  vhost: { requested?: boolean; effective?: boolean; note?: string };
+  zeroCopy: { requested?: boolean; effective?: boolean; vhostNet?: { loaded: boolean; experimental_zcopytx: number | null } };
+  qemuPid?: number;
+  vcpuThreads?: number[];
+  vhostWorkers?: { how: string; tids: number[] };
+  bootSeconds?: number;
+  management: { address: string; port: number; user: string; hostKey?: string };
+}
+
+export interface TopologyKernel {
+  name: string;
+  for: "guest" | "host";
+  key?: string;
+  release?: string;
+  sha256?: string;
+  buildSeconds?: number;
+  /** The patches the build applied (file names, in order); a prefix of the series during a series walk. */
+  patches?: string[];
+  bootCheck?: { release: string; accel: string; bootSeconds: number };
+}
+
+export interface TopologyBench {
+  tests: BenchTest[];
+  sizes: number[];
+  durationSeconds: number;
+  repetitions: number;
+  variants: string[];
+  baseline?: string;
+  scenarios: Scenario[];
+  cells: number;
+}
+
+export interface TopologyVariant {
+  name: string;
+  hostKernel?: string;
+  moduleParams: ModuleParams;
+  vhost: boolean;
+  zeroCopy?: boolean;
+}
+
+export interface Topology {
+  lab: string;
+  stack: string;
+  simulated: boolean;
+  hosts: TopologyHost[];
+  links: LinkPlan[];
+  variants: TopologyVariant[];
+  /** The lab's own variant (lab.activeVariant, else the first). */
+  defaultVariant?: string;
+  /** The variant this stack was last converged to (what the bench switched it to, else the default). */
+  runningVariant?: string;
+  /** @deprecated the same as defaultVariant, kept while readers move to defaultVariant / runningVariant. */
+  activeVariant?: string;
+  guests: TopologyGuest[];
+  kernels: TopologyKernel[];
+  peer?: { host: string; address: string; port: number };
+  bench: TopologyBench;
+  commands: {
+    bench: string;
+    ssh?: string;
+    netperf?: string;
+    netperfOnHost?: string;
+    guestSsh?: string;
+    /** One line per cell of the matrix (variants and repetitions aside), for running a cell by hand. */
+    cells: { test: BenchTest; size: number; sizeLabel: string; command: string }[];
+  };
+}
+
+/** The parts of the topology that need nothing but the lab. */
+export function planTopology(lab: Lab): Pick<Topology, "lab" | "simulated" | "variants" | "defaultVariant" | "activeVariant" | "bench"> {
   return {
     lab: lab.name,
     simulated: lab.sim !== undefined,
-    hosts: lab.hosts.map((h) => ({ name: h.name, role: h.role, address: h.address, sshUser: h.ssh.user, sshPort: h.ssh.port, nic: h.nic, require: h.require })),
-    links: lab.links.map((l) => ({ name: l.name, a: l.a, b: l.b, speedMbps: l.speedMbps, mtu: l.mtu })),
     variants: lab.variants.map((v) => ({ name: v.name, hostKernel: v.hostKernel, moduleParams: v.moduleParams, vhost: v.vhost, zeroCopy: v.zeroCopy })),
+    defaultVariant: lab.derived.activeVariant,
     activeVariant: lab.derived.activeVariant,
-    guests: lab.guests.map((g) => ({ name: g.name, host: g.host, vcpus: g.vcpus, memoryMiB: lab.derived.guestMemoryMiB[g.name], macvtapMode: g.macvtap.mode, address: g.address })),
     bench: {
       tests: lab.bench.tests,
       sizes: lab.derived.sizes,
@@ -48,22 +215,21 @@ export function planTopology(lab: Lab) {
 
 export interface HostLive {
   hostKey: string;
-  facts?: Record<string, unknown>;
+  facts?: HostFacts;
 }
 
-/** The full topology: the plan plus what the hosts reported. */
 export interface KernelLive {
-  artifact?: { key: string; release: string; target: string; sha256: string; buildSeconds: number; compiled: boolean };
-  boot?: Record<string, unknown>;
+  artifact?: KernelArtifactFacts;
+  boot?: KernelBootFacts;
   /** The patches the build applied (file names, in order): a prefix of the series during a series walk. */
   patches?: string[];
 }
 
 /** What a guest's components reported: QEMU (guest role), its macvtap, its host's vhost_net. */
 export interface GuestLive {
-  facts?: Record<string, unknown>;
-  macvtap?: Record<string, unknown>;
-  vhostNet?: Record<string, unknown>;
+  facts?: GuestFacts;
+  macvtap?: MacvtapFacts;
+  vhostNet?: VhostNetFacts;
 }
 
 export interface LiveFacts {
@@ -72,17 +238,12 @@ export interface LiveFacts {
   kernels?: Record<string, KernelLive>;
   guests?: Record<string, GuestLive>;
   guestPlans?: GuestPlan[];
-  variant?: VariantSettings;
+  variant?: RunningVariant;
 }
 
-/** netperf as the bench runs it for one cell (-c -C: local and remote CPU). */
-export function netperfCommand(peer: { address: string; port: number }, test: string, size: number, seconds: number): string {
-  return `netperf -H ${peer.address} -p ${peer.port} -t ${test} -l ${seconds} -c -C -- -m ${size}`;
-}
-
-function guestTopology(g: GuestPlan, live: GuestLive | undefined, variant: VariantSettings | undefined) {
-  const f = live?.facts as Record<string, any> | undefined;
-  const v = live?.vhostNet as Record<string, any> | undefined;
+function guestTopology(g: GuestPlan, live: GuestLive | undefined, variant: RunningVariant | undefined): TopologyGuest {
+  const f = live?.facts;
+  const v = live?.vhostNet;
   return {
     name: g.name,
     host: g.host,
@@ -109,15 +270,15 @@ function guestTopology(g: GuestPlan, live: GuestLive | undefined, variant: Varia
   };
 }
 
-export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: LiveFacts) {
+export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: LiveFacts): Topology {
   const { peer, kernels = {}, guests = {}, guestPlans = [] } = live;
-  const base = planTopology(lab);
   const sender = plan.hosts.find((h) => h.role === "dut") ?? plan.hosts.find((h) => h.role !== "peer");
   const size = lab.derived.sizes[lab.derived.sizes.length - 1];
-  const netperf = peer ? `netperf -H ${peer.address} -p ${peer.port} -t ${lab.bench.tests[0]} -l 10 -- -m ${size}` : undefined;
+  const netperf = peer ? netperfCommand(peer, lab.bench.tests[0], size, 10, false) : undefined;
   const firstGuest = guestPlans[0];
   return {
-    ...base,
+    ...planTopology(lab),
+    runningVariant: live.variant?.name,
     stack,
     hosts: plan.hosts.map((h) => {
       const facts = live.hosts[h.name]?.facts;
@@ -154,7 +315,6 @@ export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: LiveFa
       netperf: sender && netperf ? `npx ixlab ssh --stack ${stack} ${sender.name} -- ${netperf}` : undefined,
       netperfOnHost: netperf,
       ...(firstGuest ? { guestSsh: `npx ixlab ssh --stack ${stack} ${firstGuest.name}` } : {}),
-      // One line per cell of the matrix (variants and repetitions aside), for running a cell by hand.
       cells: firstGuest && peer
         ? lab.bench.tests.flatMap((t) => lab.derived.sizes.map((sz) => ({
           test: t, size: sz, sizeLabel: formatSize(sz),

@@ -2,36 +2,10 @@
 // and, for SSH, the secret key map.
 import { UsageError } from "../cli/exit";
 import { capturePulumi } from "./cli";
+import type { Topology } from "../lab/topology";
 
-export interface TopologyHost {
-  name: string;
-  role: string;
-  management: { address: string; port: number; user: string; hostKey?: string };
-  data?: { nic: string; address?: string; mtu: number };
-  kernel?: string;
-  facts?: Record<string, unknown>;
-  sim?: { namespace: string };
-}
-
-export interface TopologyGuest {
-  name: string;
-  host: string;
-  address: string;
-  management: { address: string; port: number; user: string; hostKey?: string };
-  qemuPid?: number;
-  [key: string]: unknown;
-}
-
-export interface Topology {
-  lab: string;
-  stack: string;
-  simulated: boolean;
-  hosts: TopologyHost[];
-  guests?: TopologyGuest[];
-  peer?: { host: string; address: string; port: number };
-  commands: Record<string, unknown>;
-  [key: string]: unknown;
-}
+// The shape is defined once, beside the code that produces it.
+export type { Topology, TopologyGuest, TopologyHost } from "../lab/topology";
 
 export function stackOutput<T>(stack: string, name: string, secret = false): T {
   const r = capturePulumi(["stack", "output", name, "--json", "--stack", stack, ...(secret ? ["--show-secrets"] : [])]);

@@ -19,6 +19,13 @@ export interface PackageFile {
 const REMOTE_BASE = '"${IXLAB_STATE_DIR:-/var/lib/ixlab}/kernel-packages"';
 const SAFE = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
 
+/**
+ * Marks a kernel-packages/<key>/ directory whose files a Command-made copy owns (its check writes it,
+ * its delete removes the directory): a copy resource from before Commands, retired by the upgrade
+ * that made the new one, leaves such a directory alone.
+ */
+export const KERNEL_COPY_MARKER = ".ixlab-copy";
+
 export class PackageCopyError extends Error {}
 
 export function sha256File(file: string): string {
@@ -108,9 +115,12 @@ export async function packagesProblem(target: SshTarget, creds: Credentials, dir
   return bad.length ? `${where(target)}: ${bad.join("; ")}` : undefined;
 }
 
-/** Removes kernel-packages/<dir>/ from the host (and kernel-packages/ when it is then empty). */
+/**
+ * Removes kernel-packages/<dir>/ from the host (and kernel-packages/ when it is then empty), unless a
+ * Command-made copy owns it now (KERNEL_COPY_MARKER).
+ */
 export async function removePackages(target: SshTarget, creds: Credentials, dir: string): Promise<void> {
   checkNames(dir, []);
-  const r = await runRemote(target, creds, `d=${REMOTE_BASE}; rm -rf "$d/${dir}"; rmdir "$d" 2>/dev/null || true`);
+  const r = await runRemote(target, creds, `d=${REMOTE_BASE}; [ -e "$d/${dir}/${KERNEL_COPY_MARKER}" ] && exit 0; rm -rf "$d/${dir}"; rmdir "$d" 2>/dev/null || true`);
   if (r.code !== 0) throw new PackageCopyError(`${where(target)}: removing its kernel packages failed: ${r.stderr.trim().split("\n").pop() || `exit ${r.code}`}`);
 }

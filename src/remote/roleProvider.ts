@@ -6,6 +6,13 @@
 import { CHECK_WRONG, Credentials, describeFailure, RoleError, RoleResult, runRole, SSH_FAILED, Target } from "./roles";
 import { spawnSync } from "node:child_process";
 
+/** How the provider reaches hosts; tests hand in a fake. */
+export interface RoleRunner {
+  runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[]): Promise<RoleResult>;
+  /** A sim host's namespace is gone (so everything that ran inside it is gone too). */
+  simNamespaceGone(t: Target): boolean;
+}
+
 export interface RoleRunProps {
   /** Human name of what this manages, e.g. "netserver on peer". */
   title: string;
@@ -46,9 +53,9 @@ export function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-async function converge(p: RoleRunProps): Promise<RoleRunOutputs> {
+async function converge(run: RoleRunner, p: RoleRunProps): Promise<RoleRunOutputs> {
   const action = p.createAction ?? "create";
-  const r = await runRole(p.target, creds(p), p.role, action, p.args);
+  const r = await run.runRole(p.target, creds(p), p.role, action, p.args);
   if (r.code !== 0) throw new RoleError(`${p.title}: ${describeFailure(p.target, p.role, action, r)}`, r);
   return plain({ ...p, facts: r.facts, healthy: true });
 }
@@ -58,8 +65,8 @@ async function converge(p: RoleRunProps): Promise<RoleRunOutputs> {
  * unhealthy rather than failing the read, so a refresh still completes and the up or destroy that
  * follows reports the host by name.
  */
-async function probe(p: RoleRunProps): Promise<string | undefined> {
-  const r: RoleResult = await runRole(p.target, creds(p), p.role, "check", p.args);
+async function probe(run: RoleRunner, p: RoleRunProps): Promise<string | undefined> {
+  const r: RoleResult = await run.runRole(p.target, creds(p), p.role, "check", p.args);
   if (r.code === 0) return undefined;
   if (r.code === CHECK_WRONG || r.code === SSH_FAILED) return r.stderr.trim() || "check failed";
   throw new RoleError(`${p.title}: ${describeFailure(p.target, p.role, "check", r)}`, r);
@@ -69,10 +76,31 @@ function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
-export async function create(p: RoleRunProps): Promise<{ id: string; outs: RoleRunOutputs }> {
-  const outs = await converge(p);
-  const where = p.target.kind === "local" ? "local" : p.target.host;
-  return { id: `${where}:${p.role}:${Date.now().toString(36)}`, outs };
+/** The provider's methods, reaching hosts through RUN. */
+export function roleRunProvider(run: RoleRunner = realRunner) {
+  return {
+    async create(p: RoleRunProps): Promise<{ id: string; outs: RoleRunOutputs }> {
+      const outs = await converge(run, p);
+      const where = p.target.kind === "local" ? "local" : p.target.host;
+      return { id: `${where}:${p.role}:${Date.now().toString(36)}`, outs };
+    },
+    diff,
+    async update(_olds: RoleRunOutputs, news: RoleRunProps): Promise<{ outs: RoleRunOutputs }> {
+      return { outs: await converge(run, news) };
+    },
+    async read(id: string, props: RoleRunOutputs): Promise<{ id: string; props: RoleRunOutputs }> {
+      if (!props.live) return { id, props };
+      return { id, props: { ...props, healthy: (await probe(run, props)) === undefined } };
+    },
+    async remove(props: RoleRunOutputs): Promise<void> {
+      if (!props.deletes) return;
+      const r = await run.runRole(props.target, creds(props), props.role, "delete", props.args);
+      if (r.code === 0) return;
+      // A sim host whose namespace is already gone took everything inside it along (processes, files).
+      if (r.code === SSH_FAILED && run.simNamespaceGone(props.target)) return;
+      throw new RoleError(`${props.title}: ${describeFailure(props.target, props.role, "delete", r)}`, r);
+    },
+  };
 }
 
 export async function diff(olds: RoleRunOutputs, news: RoleRunProps) {
@@ -85,26 +113,13 @@ export async function diff(olds: RoleRunOutputs, news: RoleRunProps) {
   return { changes: news.live && olds.healthy === false };
 }
 
-export async function update(_olds: RoleRunOutputs, news: RoleRunProps): Promise<{ outs: RoleRunOutputs }> {
-  return { outs: await converge(news) };
-}
-
-export async function read(id: string, props: RoleRunOutputs): Promise<{ id: string; props: RoleRunOutputs }> {
-  if (!props.live) return { id, props };
-  return { id, props: { ...props, healthy: (await probe(props)) === undefined } };
-}
-
 function simNamespaceGone(t: Target): boolean {
   if (t.kind !== "ssh" || !t.simNs) return false;
   const r = spawnSync("ip", ["netns", "list"], { encoding: "utf8" });
   return r.status === 0 && !r.stdout.split("\n").some((l) => l.split(" ")[0] === t.simNs);
 }
 
-export async function remove(props: RoleRunOutputs): Promise<void> {
-  if (!props.deletes) return;
-  const r = await runRole(props.target, creds(props), props.role, "delete", props.args);
-  if (r.code === 0) return;
-  // A sim host whose namespace is already gone took everything inside it along (processes, files).
-  if (r.code === SSH_FAILED && simNamespaceGone(props.target)) return;
-  throw new RoleError(`${props.title}: ${describeFailure(props.target, props.role, "delete", r)}`, r);
-}
+const realRunner: RoleRunner = { runRole: (t, c, role, action, args) => runRole(t, c, role, action, args), simNamespaceGone };
+
+// What infra/resources/dynamic.ts calls.
+export const { create, update, read, remove } = roleRunProvider();

@@ -134,6 +134,14 @@ export function roleScript(role: string, root = repoRoot()): string {
   return `${fs.readFileSync(path.join(dir, "lib.sh"), "utf8")}\n${fs.readFileSync(path.join(dir, `${role}.sh`), "utf8")}`;
 }
 
+/**
+ * The remote command line that runs a role whose script (roleScript) arrives on stdin; the same
+ * for ixlab's dynamic resources and for Commands.
+ */
+export function roleCommandLine(role: string, action: string, args: string[]): string {
+  return `IXLAB_ROLE=${role} IXLAB_LIB_LOADED= bash -s -- ${[action, ...args].map(shellQuote).join(" ")}`;
+}
+
 /** Runs `roles/<role>.sh <action> <args...>` on the target; never throws for a non-zero exit. */
 export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = repoRoot()): Promise<RoleResult> {
   let r: { code: number; stdout: string; stderr: string };
@@ -141,8 +149,7 @@ export async function runRole(target: Target, creds: Credentials | undefined, ro
     r = await runProcess("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, { ...process.env, IXLAB_ROLE: role });
   } else {
     if (!creds) throw new Error(`host ${target.host}: no SSH credentials`);
-    const remote = `IXLAB_ROLE=${role} IXLAB_LIB_LOADED= bash -s -- ${[action, ...args].map(shellQuote).join(" ")}`;
-    r = await withSshFiles(target, creds, (key, knownHosts) => runProcess("ssh", [...sshArgs(target, key, knownHosts), remote], roleScript(role, root)));
+    r = await withSshFiles(target, creds, (key, knownHosts) => runProcess("ssh", [...sshArgs(target, key, knownHosts), roleCommandLine(role, action, args)], roleScript(role, root)));
   }
   return { ...r, ...parseRoleOutput(r.stdout) };
 }

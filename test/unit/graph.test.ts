@@ -8,13 +8,31 @@ import { parse } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ROOT } from "../helpers";
 
+/** A secret as a mock sees it: Pulumi's secret signature beside the value. */
+const isSecret = (v: unknown) => typeof v === "object" && v !== null && (v as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270";
+
 interface Declared {
   type: string;
   name: string;
   inputs: Record<string, any>;
 }
 
-async function declare(stackFile: string, env: Record<string, string> = {}): Promise<{ resources: Declared[]; outputs: Record<string, unknown> }> {
+/** What the engine is told besides inputs: parent, explicit dependencies and aliases, by name. */
+interface Wiring {
+  type: string;
+  parent?: string;
+  dependsOn: string[];
+  /** Each alias as the URN, or the type (and parent) it names. */
+  aliases: string[];
+}
+
+/** "Type name" of a URN, the type without its parents' (e.g. "HostNetwork dut"). */
+const nameOf = (urn: string) => {
+  const [, , type, name] = urn.split("::");
+  return `${type.split("$").pop()!.split(":").pop()} ${name}`;
+};
+
+async function declare(stackFile: string, env: Record<string, string> = {}): Promise<{ resources: Declared[]; outputs: Record<string, unknown>; wiring: Record<string, Wiring> }> {
   const lab = parse(fs.readFileSync(`${ROOT}/${stackFile}`, "utf8")).config["ixlab:lab"];
   Object.assign(process.env, env);
   const resources: Declared[] = [];
@@ -26,8 +44,7 @@ async function declare(stackFile: string, env: Record<string, string> = {}): Pro
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.name.endsWith("-key")) Object.assign(state, { publicKey: "ssh-ed25519 AAAAmock", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----mock" });
         if (args.name.endsWith("-hostkey")) state.hostKey = `ssh-ed25519 AAAAhost-${args.name}`;
-        if (args.name.endsWith("-preflight")) state.facts = { kernelRelease: "6.1.0-mock", kvm: false };
-        if (args.name.includes("-files-")) state.remotePaths = ["/state/kernel-packages/k/bzImage"];
+        if (args.name.endsWith("-preflight")) state.stdout = 'ok: preflight\nfacts: {"kernelRelease":"6.1.0-mock","kvm":false}';
         if (args.name.endsWith("-qemu")) state.facts = { qemuPid: 4242, accel: "tcg", vhost: "off", vhostNote: "no /dev/vhost-net", hostKey: "ssh-ed25519 AAAAguest", release: "6.1.192-ixlab-guest" };
         if (args.name.endsWith("-vhostnet")) state.facts = { loaded: false, requested: 0, zcopytx: null, applied: false };
         if (args.name.endsWith("-build")) state.facts = { key: "k", release: "6.1.192-ixlab-guest", target: "bzImage", artifact: "/cache/bzImage", sha256: "ab".repeat(32), buildSeconds: 1, compiled: true };
@@ -39,6 +56,23 @@ async function declare(stackFile: string, env: Record<string, string> = {}): Pro
     "graphtest",
     false,
   );
+  // The mock monitor hands newResource only type, name and inputs; record the rest on the way in.
+  const wiring: Record<string, Wiring> = {};
+  const monitor = (pulumi.runtime as unknown as { getMonitor(): { registerResource(req: any, cb: unknown): unknown } }).getMonitor();
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, cb: unknown) => {
+    wiring[`${req.getType().split(":").pop()} ${req.getName()}`] = {
+      type: req.getType(),
+      parent: req.getParent() ? nameOf(req.getParent()) : undefined,
+      dependsOn: (req.getDependenciesList() as string[]).map(nameOf),
+      aliases: (req.getAliasesList() as any[]).map((a) => {
+        if (a.hasUrn()) return a.getUrn();
+        const spec = a.getSpec();
+        return `${spec.getType() || "(same type)"}${spec.getParenturn() ? ` under ${nameOf(spec.getParenturn())}` : ""}`;
+      }),
+    };
+    return register(req, cb);
+  };
   // A fresh program run per declaration (another stack file or environment).
   for (const m of Object.keys(require.cache)) if (m.startsWith(`${ROOT}/build/infra/`)) delete require.cache[m];
   const program = require(`${ROOT}/build/infra/index.js`);
@@ -51,27 +85,69 @@ async function declare(stackFile: string, env: Record<string, string> = {}): Pro
     seen = resources.length;
     await new Promise((r) => setTimeout(r, 300));
   }
-  return { resources, outputs };
+  return { resources, outputs, wiring };
 }
 
 describe("resource graph", () => {
   it("declares the sim lab: fabric, hosts, peer, one resource per real thing", async () => {
-    const { resources, outputs } = await declare("Pulumi.sim.yaml");
-    const names = resources.map((r) => `${r.type.replace("pulumi-nodejs:dynamic:Resource", "dynamic")} ${r.name}`).sort();
+    const { resources, outputs, wiring } = await declare("Pulumi.sim.yaml");
+    // Every dynamic resource has a type of its own (pulumi-nodejs:dynamic/ixlab:<Type>).
+    const names = resources.map((r) => `${r.type.replace("pulumi-nodejs:dynamic/ixlab:", "dynamic ")} ${r.name}`).sort();
     assert.deepEqual(names, [
-      "dynamic dut-hostkey", "dynamic dut-nic", "dynamic dut-packages", "dynamic dut-preflight",
-      "dynamic peer-hostkey", "dynamic peer-netserver", "dynamic peer-nic", "dynamic peer-packages", "dynamic peer-preflight",
-      "dynamic sim-bridge", "dynamic sim-host-dut", "dynamic sim-host-peer", "dynamic sim-key", "dynamic sim-link-wire",
+      "dynamic HostKeyPin dut-hostkey", "dynamic HostNic dut-nic", "command:remote:Command dut-packages", "command:remote:Command dut-preflight",
+      "dynamic HostKeyPin peer-hostkey", "dynamic Netserver peer-netserver", "dynamic HostNic peer-nic", "command:remote:Command peer-packages", "command:remote:Command peer-preflight",
+      "dynamic SimBridge sim-bridge", "dynamic SimHost sim-host-dut", "dynamic SimHost sim-host-peer", "dynamic SshKeyPair sim-key", "dynamic SimLink sim-link-wire",
       "ixlab:index:Host dut", "ixlab:index:Host peer", "ixlab:index:Peer peer", "ixlab:sim:Fabric sim",
-      "dynamic kernel-guest-build", "dynamic kernel-guest-bootcheck", "ixlab:index:KernelBuild kernel-guest", "ixlab:index:KernelInstall kernel-guest",
-      "dynamic kernel-guest-files-dut", "dynamic dut-vhostnet", "dynamic vm1-macvtap", "dynamic vm1-qemu", "ixlab:index:Guest vm1", "ixlab:index:VhostNet dut",
+      "ixlab:index:HostNetwork dut", "ixlab:index:HostNetwork peer",
+      "dynamic KernelBuild kernel-guest-build", "dynamic KernelBootCheck kernel-guest-bootcheck", "ixlab:index:KernelBuild kernel-guest", "ixlab:index:KernelBootCheck kernel-guest",
+      "command:remote:CopyToRemote vm1-kernel-copy", "command:remote:Command vm1-kernel-check",
+      "dynamic VhostNetParams dut-vhostnet", "dynamic Macvtap vm1-macvtap", "dynamic Qemu vm1-qemu", "ixlab:index:Guest vm1", "ixlab:index:VhostNet dut",
     ].sort());
+    // Every child has its component as parent; every dynamic resource names its legacy type as an
+    // alias (stacks from before the type names update in place), the moved ones their former parent.
+    const parents = Object.fromEntries(Object.entries(wiring).filter(([, w]) => !w.type.startsWith("pulumi:")).map(([n, w]) => [n, w.parent ?? "(stack)"]));
+    assert.deepEqual(parents, {
+      "Fabric sim": "(stack)", "SshKeyPair sim-key": "Fabric sim", "SimBridge sim-bridge": "Fabric sim", "SimHost sim-host-dut": "Fabric sim", "SimHost sim-host-peer": "Fabric sim", "SimLink sim-link-wire": "Fabric sim",
+      "Host dut": "(stack)", "HostKeyPin dut-hostkey": "Host dut", "Command dut-preflight": "Host dut", "Command dut-packages": "Host dut",
+      "Host peer": "(stack)", "HostKeyPin peer-hostkey": "Host peer", "Command peer-preflight": "Host peer", "Command peer-packages": "Host peer",
+      "KernelBuild kernel-guest": "(stack)", "KernelBuild kernel-guest-build": "KernelBuild kernel-guest",
+      "KernelBootCheck kernel-guest": "(stack)", "KernelBootCheck kernel-guest-bootcheck": "KernelBootCheck kernel-guest",
+      "HostNetwork dut": "(stack)", "HostNic dut-nic": "HostNetwork dut", "HostNetwork peer": "(stack)", "HostNic peer-nic": "HostNetwork peer",
+      "VhostNet dut": "(stack)", "VhostNetParams dut-vhostnet": "VhostNet dut", "Peer peer": "(stack)", "Netserver peer-netserver": "Peer peer",
+      "Guest vm1": "(stack)", "CopyToRemote vm1-kernel-copy": "Guest vm1", "Command vm1-kernel-check": "Guest vm1", "Macvtap vm1-macvtap": "Guest vm1", "Qemu vm1-qemu": "Guest vm1",
+    });
+    for (const [n, w] of Object.entries(wiring).filter(([, x]) => x.type.startsWith("pulumi-nodejs:dynamic/"))) {
+      assert.ok(w.aliases.some((a) => a.includes("pulumi-nodejs:dynamic:Resource")), `${n} has no alias from pulumi-nodejs:dynamic:Resource: ${w.aliases}`);
+    }
+    const nic = wiring["HostNic dut-nic"];
+    assert.deepEqual(nic.aliases, ["pulumi-nodejs:dynamic:Resource under HostNetwork dut", "pulumi-nodejs:dynamic:Resource under Host dut", "(same type) under Host dut"], "dut-nic keeps its place under Host");
+    assert.ok(wiring["KernelBootCheck kernel-guest"].aliases.some((a) => a.includes("ixlab:index:KernelInstall")), "the boot check was a KernelInstall");
+    // Ordering: the NIC after the host's packages; the guest's kernel copied after its build and the
+    // host's network, checked after the copy; QEMU after the check, the boot check, its macvtap and
+    // vhost_net; netserver after the NIC whose address it binds.
+    assert.ok(nic.dependsOn.includes("Command dut-packages"), `${nic.dependsOn}`);
+    const copy = wiring["CopyToRemote vm1-kernel-copy"];
+    for (const d of ["KernelBuild kernel-guest-build", "HostNic dut-nic"]) assert.ok(copy.dependsOn.includes(d), `the copy waits for ${d}: ${copy.dependsOn}`);
+    assert.ok(wiring["Command vm1-kernel-check"].dependsOn.includes("CopyToRemote vm1-kernel-copy"));
+    const qemuDeps = wiring["Qemu vm1-qemu"].dependsOn;
+    for (const d of ["Command vm1-kernel-check", "KernelBootCheck kernel-guest-bootcheck", "Macvtap vm1-macvtap", "VhostNetParams dut-vhostnet"]) assert.ok(qemuDeps.includes(d), `QEMU waits for ${d}: ${qemuDeps}`);
+    assert.ok(wiring["Netserver peer-netserver"].dependsOn.includes("HostNic peer-nic"));
     const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
     assert.equal(byName["sim-host-dut"].inputs.role, "sim-host");
     assert.deepEqual(byName["sim-link-wire"].inputs.args, ["--a-ns", "ixl-dut", "--a-if", "eth1", "--b-ns", "ixl-peer", "--b-if", "eth1", "--mtu", "1500"]);
     assert.deepEqual(byName["peer-netserver"].inputs.args, ["--address", "198.19.0.2", "--port", "12865"]);
     assert.equal(byName["peer-netserver"].inputs.live, true);
-    assert.equal(byName["dut-preflight"].inputs.live, false);
+    // One-shot steps are Commands over the host's one connection, its host key pinned, the role on stdin.
+    const pre = byName["dut-preflight"].inputs;
+    assert.match(pre.create, /^IXLAB_ROLE=host-preflight IXLAB_LIB_LOADED= bash -s -- facts --nic eth1/);
+    assert.ok(pre.stdin.includes("host-preflight.sh facts|check"), "the role script goes on stdin");
+    assert.deepEqual(pre.triggers.slice(0, 2), ["host-preflight", "facts"]);
+    assert.ok(isSecret(pre.connection), "the connection (with its private key) goes to the provider as a secret");
+    const conn = pre.connection.value;
+    assert.equal(conn.hostKey, "ssh-ed25519 AAAAhost-dut-hostkey");
+    assert.deepEqual({ host: conn.host, port: conn.port, user: conn.user }, { host: "198.18.0.10", port: 22, user: "root" });
+    assert.equal(pre.delete, undefined, "preflight has nothing to undo");
+    assert.match(byName["dut-packages"].inputs.create, /host-packages .*create --packages 'netperf ethtool iproute2 procps tcpdump qemu-system-x86/);
     const topology = outputs.topology as any;
     assert.equal(topology.hosts[0].management.hostKey, "ssh-ed25519 AAAAhost-dut-hostkey");
     assert.equal(topology.hosts[0].kernel, "6.1.0-mock");
@@ -88,7 +164,13 @@ describe("resource graph", () => {
     // asks (falling back in a sim), the sim never touching modules.
     assert.deepEqual(byName["vm1-macvtap"].inputs.args.slice(0, 8), ["--guest", "vm1", "--nic", "eth1", "--name", "ixl-vm1", "--mode", "bridge"]);
     const qemu = byName["vm1-qemu"].inputs.args as string[];
-    assert.equal(qemu[qemu.indexOf("--kernel") + 1], "/state/kernel-packages/k/bzImage");
+    const key = build[build.indexOf("--key") + 1];
+    assert.equal(qemu[qemu.indexOf("--kernel") + 1], `/run/ixlab/ixl-dut/state/kernel-packages/${key}/bzImage`);
+    // The copy lands there and is checked by its sha256 (the build's), marking the directory its own.
+    assert.equal(byName["vm1-kernel-copy"].inputs.remotePath, `/run/ixlab/ixl-dut/state/kernel-packages/${key}/bzImage`);
+    const check = byName["vm1-kernel-check"].inputs;
+    assert.match(check.create, new RegExp(`sha256sum "\\$f".*"\\$s" != ${"ab".repeat(32)}.*exit 4.*touch '/run/ixlab/ixl-dut/state/kernel-packages/${key}/\\.ixlab-copy'`));
+    assert.match(check.delete, new RegExp(`^rm -rf '/run/ixlab/ixl-dut/state/kernel-packages/${key}'`));
     assert.equal(qemu[qemu.indexOf("--vhost") + 1], "on");
     assert.ok(qemu.includes("--vhost-fallback"));
     assert.equal(qemu[qemu.indexOf("--mgmt") + 1], "198.18.0.10:2201");
@@ -97,11 +179,14 @@ describe("resource graph", () => {
     assert.equal(topology.guests[0].qemuPid, 4242);
     assert.equal(topology.guests[0].vhost.effective, false);
     assert.equal(topology.guests[0].zeroCopy.requested, false);
+    assert.deepEqual([topology.defaultVariant, topology.runningVariant], ["baseline", "baseline"]);
   });
 
   it("switches variants through the stack: IXLAB_VARIANT=zerocopy changes the zero-copy flag and the guest's trigger", async () => {
-    const { resources } = await declare("Pulumi.sim.yaml", { IXLAB_VARIANT: "zerocopy" });
+    const { resources, outputs } = await declare("Pulumi.sim.yaml", { IXLAB_VARIANT: "zerocopy" });
     delete process.env.IXLAB_VARIANT;
+    const topology = outputs.topology as any;
+    assert.deepEqual([topology.defaultVariant, topology.runningVariant, topology.guests[0].variant], ["baseline", "zerocopy", "zerocopy"]);
     const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
     assert.deepEqual(byName["dut-vhostnet"].inputs.args, ["--zcopytx", "1", "--no-load"]);
     assert.deepEqual(byName["vm1-qemu"].inputs.triggers, ["zcopytx=1"]);

@@ -1,7 +1,8 @@
 // Guest planning: names, MACs, addresses and ports every component agrees on; the active variant.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { activeVariant, guestMac, planGuests, variantSettings } from "../../src/lab/guest";
+import { guestMac, planGuests } from "../../src/lab/guest";
+import { resolveVariant } from "../../src/lab/variant";
 import { loadLabFile } from "../../src/lab/load";
 import { planLab } from "../../src/lab/plan";
 import { validateLab } from "../../src/lab/validate";
@@ -40,19 +41,33 @@ describe("planGuests", () => {
   });
 });
 
-describe("variants", () => {
-  it("reads zero-copy from moduleParams or zeroCopy", () => {
-    const base = { name: "v", vhost: true, qemuArgs: [], moduleParams: {} };
-    assert.equal(variantSettings(base).zeroCopy, false);
-    assert.equal(variantSettings({ ...base, moduleParams: { vhost_net: { experimental_zcopytx: 1 } } }).zeroCopy, true);
-    assert.equal(variantSettings({ ...base, moduleParams: { vhost_net: { experimental_zcopytx: "0" } } }).zeroCopy, false);
-    assert.equal(variantSettings({ ...base, zeroCopy: true }).zeroCopy, true);
+describe("resolveVariant: the one decision of what runs", () => {
+  const withVariant = (v: Record<string, unknown>) => {
+    const lab = simLab();
+    lab.variants = [{ name: "v", vhost: true, qemuArgs: [], moduleParams: {}, ...v }];
+    lab.derived.activeVariant = "v";
+    return lab;
+  };
+
+  it("reads zero-copy from moduleParams or zeroCopy, and applies it as the module parameter", () => {
+    assert.equal(resolveVariant(withVariant({}), undefined)?.zeroCopy, false);
+    assert.deepEqual(resolveVariant(withVariant({}), undefined)?.verifyPaths, []);
+    const one = resolveVariant(withVariant({ moduleParams: { vhost_net: { experimental_zcopytx: 1 } } }), undefined)!;
+    assert.equal(one.zeroCopy, true);
+    assert.deepEqual(one.moduleParams, { vhost_net: { experimental_zcopytx: 1 } });
+    assert.deepEqual(one.verifyPaths, ["/sys/module/vhost_net/parameters/experimental_zcopytx"]);
+    assert.equal(resolveVariant(withVariant({ moduleParams: { vhost_net: { experimental_zcopytx: "0" } } }), undefined)?.zeroCopy, false);
+    const flag = resolveVariant(withVariant({ zeroCopy: true }), undefined)!;
+    assert.equal(flag.zeroCopy, true);
+    assert.deepEqual(flag.moduleParams, { vhost_net: { experimental_zcopytx: 1 } }, "zeroCopy: true is the module parameter");
   });
 
-  it("runs the lab's active variant unless IXLAB_VARIANT names another, and refuses an unknown one", () => {
+  it("runs the lab's own variant unless a name is asked for, says both, and refuses an unknown one", () => {
     const lab = simLab();
-    assert.equal(activeVariant(lab, {})?.name, "baseline");
-    assert.equal(activeVariant(lab, { IXLAB_VARIANT: "zerocopy" })?.zeroCopy, true);
-    assert.throws(() => activeVariant(lab, { IXLAB_VARIANT: "nope" }), /IXLAB_VARIANT: "nope" is not a variant in lab.variants \(known: baseline, zerocopy/);
+    const own = resolveVariant(lab, undefined)!;
+    assert.deepEqual([own.name, own.defaultName], ["baseline", "baseline"]);
+    const zc = resolveVariant(lab, "zerocopy")!;
+    assert.deepEqual([zc.name, zc.defaultName, zc.zeroCopy], ["zerocopy", "baseline", true]);
+    assert.throws(() => resolveVariant(lab, "nope"), /IXLAB_VARIANT: "nope" is not a variant in lab.variants \(known: baseline, zerocopy/);
   });
 });

@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { isRpcSecret } from "@pulumi/pulumi/runtime/rpc";
 import { ipmitoolCommand, powerCycle } from "../../src/remote/bmc";
 import { planHostKernelInstalls } from "../../src/lab/kernel";
+import { resolveVariant } from "../../src/lab/variant";
 import { validateLab } from "../../src/lab/validate";
 import { ROOT } from "../helpers";
 
@@ -60,8 +61,8 @@ describe("real-host kernel install", () => {
   it("plans the active variant's host kernel for the dut hosts only, with its module parameters to verify", () => {
     const r = validateLab(realLab(), { baseDir: ROOT });
     assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
-    assert.deepEqual(planHostKernelInstalls(r.lab, {}), [{ kernel: "zc", hosts: ["dut"], features: ["/sys/module/vhost_net/parameters/experimental_zcopytx", "/dev/vhost-net"] }]);
-    assert.deepEqual(planHostKernelInstalls(r.lab, { IXLAB_VARIANT: "baseline" }), [], "baseline keeps the running kernel");
+    assert.deepEqual(planHostKernelInstalls(r.lab, resolveVariant(r.lab, undefined)), [{ kernel: "zc", hosts: ["dut"], features: ["/sys/module/vhost_net/parameters/experimental_zcopytx", "/dev/vhost-net"] }]);
+    assert.deepEqual(planHostKernelInstalls(r.lab, resolveVariant(r.lab, "baseline")), [], "baseline keeps the running kernel");
     assert.deepEqual(r.lab.kernels[0].install, { method: "grub", panicSeconds: 20, bootTimeout: 600, rebootOnDestroy: true, purgeOnDestroy: false, features: ["/dev/vhost-net"] });
   });
 
@@ -92,8 +93,8 @@ describe("real-host kernel install", () => {
     }
     fs.rmSync(tmp, { recursive: true, force: true });
 
-    const names = resources.map((r) => `${r.type.replace("pulumi-nodejs:dynamic:Resource", "dynamic")} ${r.name}`);
-    for (const n of ["ixlab:index:KernelBuild kernel-zc", "ixlab:index:KernelInstall kernel-zc", "dynamic kernel-zc-build", "dynamic kernel-zc-packages-dut", "dynamic kernel-zc-install-dut"]) {
+    const names = resources.map((r) => `${r.type.replace("pulumi-nodejs:dynamic/ixlab:", "dynamic ")} ${r.name}`);
+    for (const n of ["ixlab:index:KernelBuild kernel-zc", "ixlab:index:KernelInstall kernel-zc", "dynamic KernelBuild kernel-zc-build", "dynamic KernelPackages kernel-zc-packages-dut", "dynamic KernelHostInstall kernel-zc-install-dut"]) {
       assert.ok(names.includes(n), `${n} missing from:\n${names.sort().join("\n")}`);
     }
     assert.ok(!names.some((n) => /kernel-zc-(packages|install)-peer|bootcheck/.test(n)), "nothing for the peer, no QEMU boot check on a real lab");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { describeFailure, parseRoleOutput, roleScript } from "../../src/remote/roles";
-import { tuneFlags } from "../../infra/host";
+import { tuneFlags } from "../../infra/hostNetwork";
 
 const target = { kind: "ssh" as const, host: "dut", address: "198.18.0.10", port: 22, user: "root" };
 

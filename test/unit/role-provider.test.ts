@@ -1,0 +1,118 @@
+// The dynamic provider behind every RoleRun (src/remote/roleProvider.ts), against a fake role
+// runner: what create, read, diff and delete ask of the host and what they make of its answers.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { RoleRunner, RoleRunOutputs, RoleRunProps, diff, roleRunProvider } from "../../src/remote/roleProvider";
+import { CHECK_WRONG, RoleResult, SSH_FAILED, Target } from "../../src/remote/roles";
+
+const target: Target = { kind: "ssh", host: "peer", address: "198.18.9.11", port: 22, user: "root", simNs: "ixu-peer" };
+const props: RoleRunProps = {
+  title: "netserver on host peer", role: "netserver", target, args: ["--address", "198.19.9.2", "--port", "12865"],
+  live: true, deletes: true, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----fake", hostKey: "ssh-ed25519 AAAApin",
+};
+
+/** Answers each role action with the given result and records the calls. */
+function fake(answers: Record<string, Partial<RoleResult>>, namespaceGone = false) {
+  const calls: { role: string; action: string; args: string[]; hostKey?: string }[] = [];
+  const runner: RoleRunner = {
+    async runRole(_t, creds, role, action, args) {
+      calls.push({ role, action, args, hostKey: creds?.hostKey });
+      return { code: 0, stdout: "", stderr: "", changed: 0, ...answers[action] };
+    },
+    simNamespaceGone: () => namespaceGone,
+  };
+  return { provider: roleRunProvider(runner), calls };
+}
+
+const outs = (o: Partial<RoleRunOutputs> = {}): RoleRunOutputs => ({ ...props, healthy: true, ...o });
+
+describe("role provider: create", () => {
+  it("runs the role's create with the pinned host key and keeps its facts", async () => {
+    const { provider, calls } = fake({ create: { facts: { pid: 42 } } });
+    const r = await provider.create(props);
+    assert.deepEqual(calls, [{ role: "netserver", action: "create", args: props.args, hostKey: "ssh-ed25519 AAAApin" }]);
+    assert.match(r.id, /^peer:netserver:/);
+    assert.deepEqual([r.outs.facts, r.outs.healthy], [{ pid: 42 }, true]);
+  });
+
+  it("fails naming the host, the role and the reason", async () => {
+    const { provider } = fake({ create: { code: 1, stderr: "netserver: error: port 12865 in use" } });
+    await assert.rejects(provider.create(props), /^Error: netserver on host peer: host peer \(root@198\.18\.9\.11:22\): role netserver create failed \(exit 1\): netserver: error: port 12865 in use$/);
+  });
+
+  it("says a changed host key is refused, not just that SSH failed", async () => {
+    const { provider } = fake({ create: { code: SSH_FAILED, stderr: "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@" } });
+    await assert.rejects(provider.create(props), /host peer \(root@198\.18\.9\.11:22\): SSH host key does not match the key pinned at first contact/);
+  });
+});
+
+describe("role provider: read", () => {
+  it("a healthy check keeps the resource healthy", async () => {
+    const { provider, calls } = fake({ check: { code: 0 } });
+    assert.equal((await provider.read("id", outs())).props.healthy, true);
+    assert.deepEqual(calls.map((c) => c.action), ["check"]);
+  });
+
+  it("a check that finds the state wrong, or a host that does not answer, marks it unhealthy", async () => {
+    for (const code of [CHECK_WRONG, SSH_FAILED]) {
+      const { provider } = fake({ check: { code, stderr: "netserver is not running" } });
+      assert.equal((await provider.read("id", outs())).props.healthy, false, `exit ${code}`);
+    }
+  });
+
+  it("a check that breaks (bad flags, a bug) fails the read, naming the host", async () => {
+    const { provider } = fake({ check: { code: 2, stderr: "netserver: error: unknown flag '--prot'" } });
+    await assert.rejects(provider.read("id", outs()), /host peer .*role netserver check failed \(exit 2\)/);
+  });
+
+  it("asks nothing of the host for state that is not live", async () => {
+    const { provider, calls } = fake({});
+    assert.equal((await provider.read("id", outs({ live: false }))).props.healthy, true);
+    assert.deepEqual(calls, []);
+  });
+});
+
+describe("role provider: diff", () => {
+  it("nothing changed and healthy: no changes", async () => assert.deepEqual(await diff(outs(), props), { changes: false }));
+
+  it("unhealthy live state is a change (the up converges it), with no replace", async () => {
+    assert.deepEqual(await diff(outs({ healthy: false }), props), { changes: true });
+  });
+
+  it("another role, target, flag set or trigger replaces, deleting the old one first", async () => {
+    assert.deepEqual(await diff(outs(), { ...props, args: ["--address", "198.19.9.3", "--port", "12865"] }), { changes: true, replaces: ["args"], deleteBeforeReplace: true });
+    assert.deepEqual((await diff(outs(), { ...props, triggers: ["zcopytx=1"] })).replaces, ["triggers"]);
+    assert.deepEqual((await diff(outs(), { ...props, target: { ...target, port: 2222 } })).replaces, ["target"]);
+  });
+
+  it("a renewed host key pin or a new title updates in place (the old pin could not delete it)", async () => {
+    assert.deepEqual(await diff(outs(), { ...props, hostKey: "ssh-ed25519 AAAAnewpin" }), { changes: true });
+    assert.deepEqual(await diff(outs(), { ...props, title: "netserver on the peer" }), { changes: true });
+  });
+});
+
+describe("role provider: update and delete", () => {
+  it("update runs create again with the new inputs", async () => {
+    const { provider, calls } = fake({ create: { facts: { pid: 43 } } });
+    const r = await provider.update(outs(), { ...props, hostKey: "ssh-ed25519 AAAAnewpin" });
+    assert.deepEqual(calls, [{ role: "netserver", action: "create", args: props.args, hostKey: "ssh-ed25519 AAAAnewpin" }]);
+    assert.deepEqual(r.outs.facts, { pid: 43 });
+  });
+
+  it("delete runs the role's delete; nothing for a resource that has nothing to undo", async () => {
+    const { provider, calls } = fake({});
+    await provider.remove(outs());
+    await provider.remove(outs({ deletes: false }));
+    assert.deepEqual(calls.map((c) => c.action), ["delete"]);
+  });
+
+  it("deleting on a sim host that is already gone succeeds: everything inside went with it", async () => {
+    const { provider } = fake({ delete: { code: SSH_FAILED, stderr: "ssh: connect to host 198.18.9.11 port 22: No route to host" } }, true);
+    await provider.remove(outs());
+  });
+
+  it("deleting on a host that is there but does not answer fails, naming it", async () => {
+    const { provider } = fake({ delete: { code: SSH_FAILED, stderr: "ssh: connect to host 198.18.9.11 port 22: Connection timed out" } }, false);
+    await assert.rejects(provider.remove(outs()), /netserver on host peer: host peer \(root@198\.18\.9\.11:22\): cannot connect over SSH: ssh: connect to host 198\.18\.9\.11 port 22: Connection timed out/);
+  });
+});
