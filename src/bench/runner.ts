@@ -12,7 +12,8 @@ import { measureCell, parseProcSample } from "./procstat";
 import { estimateRemaining, formatDuration, progressLine, cellLabel } from "./progress";
 import { CellKey, cellId, createRun, NewCell, Run, RunOptions } from "./results";
 import { scenarioNamed } from "./scenarios";
-import { switchesFor } from "./schedule";
+import { ciSummary, switchesFor } from "./schedule";
+import { formatSize } from "../lab/units";
 import { SshSession } from "./session";
 import * as path from "node:path";
 
@@ -327,9 +328,10 @@ export async function runBench(opts: BenchRunOptions, io: BenchIo): Promise<Benc
       if (cell.errors.length && (cell.throughputMbps === null && cell.transactionsPerSec == null)) failed.push(cellId(key));
       const next = run.schedule();
       const eta = estimateRemaining({ remainingCells: next.cells.length + next.moreEstimate, remainingSwitches: switchesFor(next.cells, lab.currentVariant), cellSeconds, switchSeconds, durationSeconds: options.durationSeconds });
-      const ci = options.untilCi !== undefined ? ` until CI ≤${options.untilCi}%: ${next.open.length ? `${next.open.length} cell(s) open, widest ±${Math.max(...next.open.map((o) => o.halfWidthPct)).toFixed(1)}%, ~${next.moreEstimate + next.cells.length} more` : "all within"}` : "";
+      const ci = options.untilCi !== undefined ? ` until CI ≤${options.untilCi}%: ${next.open.length ? `${next.open.length} cell(s) open, widest ±${Math.max(...next.open.map((o) => o.halfWidthPct)).toFixed(1)}%, ~${next.moreEstimate + next.cells.length} more` : "none open"}` : "";
       io.log(progressLine(index, index + next.cells.length, key, cell, eta) + ci);
     }
+    for (const line of ciSummary(run.record.options, run.finishedCells())) io.log(`until CI ≤${run.record.options.untilCi}%: ${line.replace(/ (\d+):/, (_, n) => ` ${formatSize(Number(n))}:`)}`);
     if (!opts.signal?.aborted && run.pending().length === 0) run.finish();
   } finally {
     const own = lab.options?.series ? switched : lab.currentVariant !== stackVariant;
