@@ -5,6 +5,7 @@ import * as dotenv from "dotenv";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Lab, SecretRef } from "../src/lab/model";
+import { SeriesPrefix, seriesPrefix } from "../src/lab/series";
 import { resolveVariant, RunningVariant } from "../src/lab/variant";
 import { formatProblem, validateLab } from "../src/lab/validate";
 import { repoRoot } from "../src/paths";
@@ -51,6 +52,18 @@ export function resolveSecret(ref: SecretRef, where: string): pulumi.Output<stri
 export function runningVariant(lab: Lab, env: NodeJS.ProcessEnv = process.env): RunningVariant | undefined {
   try {
     return resolveVariant(lab, env.IXLAB_VARIANT, "IXLAB_VARIANT");
+  } catch (e) {
+    throw new pulumi.RunError((e as Error).message);
+  }
+}
+
+/**
+ * The prefix of a kernel's patch series this run builds, for a series walk (`ixlab bench --series`
+ * sets IXLAB_SERIES=KERNEL:N); unset, every kernel builds its whole series.
+ */
+export function runningSeriesPrefix(lab: Lab, env: NodeJS.ProcessEnv = process.env): SeriesPrefix | undefined {
+  try {
+    return seriesPrefix(lab, env);
   } catch (e) {
     throw new pulumi.RunError((e as Error).message);
   }

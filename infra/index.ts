@@ -8,12 +8,11 @@ import { KernelBuild } from "./kernelBuild";
 import { KernelBootCheck } from "./kernelBootCheck";
 import { KernelInstall } from "./kernelInstall";
 import { labTopology } from "../src/lab/topology";
-import { loadLab, resolveSecret, runningVariant } from "./config";
+import { loadLab, resolveSecret, runningSeriesPrefix, runningVariant } from "./config";
 import { Guest, VhostNet } from "./guest";
 import { GUEST_HOST_PACKAGES, Host, hostPackages } from "./host";
 import { HostNetwork } from "./hostNetwork";
 import { planGuests } from "../src/lab/guest";
-import { seriesPrefix } from "../src/lab/series";
 import { Peer } from "./peer";
 import { SimFabric } from "./simFabric";
 import { VmFabric } from "./vmFabric";
@@ -30,12 +29,7 @@ const fabric = plan.vm
   ? new VmFabric("vm", { plan, stack, accel: lab.sim!.accel, packages: [...new Set(lab.hosts.flatMap((h) => hostPackages(h, extraPackages(h.name))))] })
   : lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 const variant = runningVariant(lab);
-let prefix;
-try {
-  prefix = seriesPrefix(lab);
-} catch (e) {
-  throw new pulumi.RunError((e as Error).message);
-}
+const prefix = runningSeriesPrefix(lab);
 
 const hosts: Record<string, Host> = {};
 const keys: Record<string, pulumi.Output<string>> = {};

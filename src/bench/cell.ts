@@ -5,11 +5,8 @@ import { parseNetperf, NetperfResult } from "./netperf";
 import { hostCpu, parseProcStat } from "./procstat";
 import { BenchTest } from "./results";
 
-/** netperf as the bench runs it (like topology.commands.cells): -c -C for both sides' CPU. */
-export function netperfCommand(peer: { address: string; port: number }, test: BenchTest, size: number, seconds: number): string {
-  const sizes = test === "TCP_RR" ? `-r ${size},${size}` : `-m ${size}`;
-  return `netperf -H ${peer.address} -p ${peer.port} -t ${test} -l ${seconds} -c -C -- ${sizes}`;
-}
+/** netperf as the bench runs it: the one command line ixlab builds (src/lab/netperf.ts). */
+export { netperfCommand } from "../lab/netperf";
 
 /**
  * The guest side of a cell (busybox sh): TCP counters and /proc/stat, `streams` netperfs started

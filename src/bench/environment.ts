@@ -71,7 +71,7 @@ export function assembleEnvironment(topology: Topology, guestName: string, probe
     cpus: facts.cpus ?? null,
     tuning: probes.tuning,
     accel: (guest as Record<string, any>).accel ?? null,
-    stackVariant: (topology as Record<string, any>).activeVariant ?? null,
+    stackVariant: topology.defaultVariant ?? topology.activeVariant ?? null,
     variants: {},
     labRevision: probes.git,
     sim: topology.simulated ? { simulated: true, cannotExercise: simLimits(dut, guest) } : { simulated: false },

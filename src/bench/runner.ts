@@ -12,7 +12,8 @@ import { measureCell, parseProcSample } from "./procstat";
 import { estimateRemaining, formatDuration, progressLine, cellLabel } from "./progress";
 import { CellKey, cellId, createRun, NewCell, Run, RunOptions } from "./results";
 import { scenarioNamed } from "./scenarios";
-import { switchesFor } from "./schedule";
+import { ciSummary, switchesFor } from "./schedule";
+import { formatSize } from "../lab/units";
 import { SshSession } from "./session";
 import * as path from "node:path";
 
@@ -44,10 +45,10 @@ export function variantEnvironment(options: RunOptions, variant: string | null, 
 
 /** The bench variant the stack runs now: the lab variant, or under a series walk the prefix its kernel was built with. */
 export function runningVariant(topology: Topology, guest: TopologyGuest, options: RunOptions | undefined, seriesVariant: string | undefined): string | undefined {
-  const labVariant = (guest as Record<string, any>).variant as string | undefined;
+  const labVariant = guest.variant;
   if (!options?.series) return labVariant;
   if (seriesVariant && labVariant !== seriesVariant) return undefined;
-  const k = ((topology as Record<string, any>).kernels as { name: string; patches?: string[] }[] | undefined)?.find((x) => x.name === options.series!.kernel);
+  const k = topology.kernels?.find((x) => x.name === options.series!.kernel);
   if (!k?.patches) return undefined;
   const p = options.series.prefixes.find((x) => x.patches.length === k.patches!.length && x.patches.every((n, i) => n === k.patches![i]));
   return p?.variant;
@@ -122,7 +123,7 @@ class Lab {
     await this.closeSessions();
     const env = this.options ? variantEnvironment(this.options, variant, this.seriesVariant) : { IXLAB_VARIANT: variant ?? "" };
     const said = Object.entries(env).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(" ");
-    io.log(`switching stack ${this.stack} to variant ${variant ?? `${(this.topology as any).activeVariant} (the stack's own)`}: pulumi up${said ? ` with ${said}` : ""}`);
+    io.log(`switching stack ${this.stack} to variant ${variant ?? `${this.topology.defaultVariant ?? this.topology.activeVariant} (the stack's own)`}: pulumi up${said ? ` with ${said}` : ""}`);
     const r = await streamPulumi(["up", "--yes", "--skip-preview", "--non-interactive", "--stack", this.stack], env, (line) => {
       const l = line.trimEnd();
       // Resource steps and the summary; pulumi's progress dots and blank lines are noise here.
@@ -145,7 +146,7 @@ async function sample(lab: Lab, signal?: AbortSignal): Promise<{ text: string; e
 }
 
 function kernelKeyOf(topology: Topology, kernel: string): string | null {
-  return ((topology as Record<string, any>).kernels as { name: string; key?: string }[] | undefined)?.find((k) => k.name === kernel)?.key ?? null;
+  return topology.kernels?.find((k) => k.name === kernel)?.key ?? null;
 }
 
 /** Runs one cell and writes it. Returns the figures for the progress line. */
@@ -245,7 +246,7 @@ async function datapathWarnings(lab: Lab, options: RunOptions): Promise<string[]
   if (!nic) return [];
   const d = await readDatapath(lab.hostSession, nic, lab.guest.qemuPid!);
   const dev = await lab.hostSession.run("test -e /dev/vhost-net", { timeoutMs: 20_000 });
-  const all = ((lab.topology as Record<string, any>).variants ?? []) as VariantAsk[];
+  const all: VariantAsk[] = lab.topology.variants ?? [];
   const asks = options.variants.map((v) => all.find((a) => a.name === v) ?? { name: v });
   return indistinguishable(asks, { vhostDevice: dev.code === 0 || d.vhost, zeroCopyParam: d.zeroCopy !== null }, !!lab.topology.simulated);
 }
@@ -256,7 +257,7 @@ export async function runBench(opts: BenchRunOptions, io: BenchIo): Promise<Benc
   lab.options = "create" in opts.run ? opts.run.create : opts.run.resume.record.options;
   lab.seriesVariant = opts.seriesVariant ?? ("resume" in opts.run ? ((opts.run.resume.record.environment.series as { variant?: string } | undefined)?.variant) : undefined);
   lab.openSessions();
-  const stackVariant = (lab.topology as Record<string, any>).activeVariant as string | undefined;
+  const stackVariant = lab.topology.defaultVariant ?? lab.topology.activeVariant;
   // Under a series walk the stack's own state is the full series on its own variant: a switch back is due whenever a prefix ran.
   let switched = false;
   let run: Run;
@@ -327,9 +328,10 @@ export async function runBench(opts: BenchRunOptions, io: BenchIo): Promise<Benc
       if (cell.errors.length && (cell.throughputMbps === null && cell.transactionsPerSec == null)) failed.push(cellId(key));
       const next = run.schedule();
       const eta = estimateRemaining({ remainingCells: next.cells.length + next.moreEstimate, remainingSwitches: switchesFor(next.cells, lab.currentVariant), cellSeconds, switchSeconds, durationSeconds: options.durationSeconds });
-      const ci = options.untilCi !== undefined ? ` until CI ≤${options.untilCi}%: ${next.open.length ? `${next.open.length} cell(s) open, widest ±${Math.max(...next.open.map((o) => o.halfWidthPct)).toFixed(1)}%, ~${next.moreEstimate + next.cells.length} more` : "all within"}` : "";
+      const ci = options.untilCi !== undefined ? ` until CI ≤${options.untilCi}%: ${next.open.length ? `${next.open.length} cell(s) open, widest ±${Math.max(...next.open.map((o) => o.halfWidthPct)).toFixed(1)}%, ~${next.moreEstimate + next.cells.length} more` : "none open"}` : "";
       io.log(progressLine(index, index + next.cells.length, key, cell, eta) + ci);
     }
+    for (const line of ciSummary(run.record.options, run.finishedCells())) io.log(`until CI ≤${run.record.options.untilCi}%: ${line.replace(/ (\d+):/, (_, n) => ` ${formatSize(Number(n))}:`)}`);
     if (!opts.signal?.aborted && run.pending().length === 0) run.finish();
   } finally {
     const own = lab.options?.series ? switched : lab.currentVariant !== stackVariant;

@@ -124,6 +124,21 @@ export function pendingCells(options: RunOptions, finished: Finished[]): Pending
   return { cells: sortCells(options, [...missing, ...extra]), moreEstimate, open };
 }
 
+/** --until-ci at the end: per variant, test and size, its repetitions and half-width, and whether it met the target. */
+export function ciSummary(options: RunOptions, finished: Finished[]): string[] {
+  if (options.untilCi === undefined) return [];
+  const out: string[] = [];
+  for (const variant of options.variants)
+    for (const test of options.tests)
+      for (const size of options.sizes) {
+        const cells = finished.filter((c) => c.variant === variant && c.test === test && c.size === size);
+        const w = halfWidthPct(cells.map(cellFigure).filter((x): x is number => x !== null));
+        const met = w <= options.untilCi;
+        out.push(`${variant} ${test} ${size}: ±${Number.isFinite(w) ? w.toFixed(1) : "∞"}% after ${cells.length} repetition(s)${met ? "" : cells.length >= repetitionCap(options) ? " (stopped at --max-reps)" : " (not finished)"}`);
+      }
+  return out;
+}
+
 function key(k: CellKey): string {
   return `${k.variant}\u0000${k.test}\u0000${k.size}\u0000${k.streams}\u0000${k.repetition}`;
 }

@@ -141,6 +141,8 @@ export interface TopologyKernel {
   release?: string;
   sha256?: string;
   buildSeconds?: number;
+  /** The patches the build applied (file names, in order); a prefix of the series during a series walk. */
+  patches?: string[];
   bootCheck?: { release: string; accel: string; bootSeconds: number };
 }
 

@@ -170,3 +170,16 @@ describe("the datapath a cell ran on", () => {
     assert.match(indistinguishable([{ name: "a", hostKernel: "k1" }, { name: "b", hostKernel: "k2" }], { vhostDevice: false, zeroCopyParam: false }, true)[0], /a sim lab installs no host kernel/);
   });
 });
+
+describe("--until-ci at the end of a run", () => {
+  it("says per cell how wide its interval ended and why it stopped", async () => {
+    const { ciSummary } = await import("../../src/bench/schedule");
+    const o = opts({ untilCi: "2%", maxReps: "3", sizes: "4K" });
+    const lines = ciSummary(o, done(o, [
+      { variant: "baseline", size: 4096, repetition: 1, mbps: 1000 }, { variant: "baseline", size: 4096, repetition: 2, mbps: 1001 },
+      { variant: "zerocopy", size: 4096, repetition: 1, mbps: 1000 }, { variant: "zerocopy", size: 4096, repetition: 2, mbps: 1500 }, { variant: "zerocopy", size: 4096, repetition: 3, mbps: 1200 },
+    ]));
+    assert.deepEqual(lines, ["baseline TCP_STREAM 4096: ±0.6% after 2 repetition(s)", "zerocopy TCP_STREAM 4096: ±50.7% after 3 repetition(s) (stopped at --max-reps)"]); // t(2) = 4.303, sd 251.7: 4.303 x 251.7 / sqrt(3) / 1233.3
+    assert.deepEqual(ciSummary(opts({}), []), []);
+  });
+});
