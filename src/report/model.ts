@@ -153,7 +153,8 @@ function withComparisons(rows: Row[], baselineLabel: string, kernelIsKnob: boole
   const base = rows.find((r) => r.label === baselineLabel);
   if (!base) return;
   for (const r of rows) {
-    if (r === base) continue;
+    // A row with no figure at all (its cells missing or failed) has nothing to compare: its table says so.
+    if (r === base || !r.result) continue;
     r.comparison = compareRows(base, r, kernelIsKnob);
     // No percentage where there is nothing to compare: the renderers say why instead.
     if (r.comparison.verdict === "not comparable") r.deltaPct = undefined;

@@ -39,9 +39,10 @@ export function buildSeries(runs: LoadedRun[], tables: Table[], compare: (a: Row
       const sizes = [...new Set(t.rows.filter((r) => r.run === run.record.run).map((r) => r.size))];
       for (const size of sizes) {
         const at = s.prefixes.map((p) => t.rows.find((r) => r.source === "measured" && r.run === run.record.run && r.variant === p.variant && r.size === size));
-        if (at.some((r) => !r?.result)) continue;
-        const prefixRows = at as Row[];
-        const total = prefixRows[prefixRows.length - 1].result!.mean - prefixRows[0].result!.mean;
+        // A run still going (or killed) has the first prefixes only: their patches are shown.
+        const prefixRows = at as (Row | undefined)[];
+        const ends = prefixRows[0]?.result && prefixRows[prefixRows.length - 1]?.result;
+        const total = ends ? prefixRows[prefixRows.length - 1]!.result!.mean - prefixRows[0]!.result!.mean : 0;
         const patchRow = (index: number, a: Row, b: Row, patches: string[]): PatchRow | undefined => {
           const c = compare(a, b, true).metrics.find((m) => m.metric === "result");
           if (!c) return undefined;
@@ -49,12 +50,14 @@ export function buildSeries(runs: LoadedRun[], tables: Table[], compare: (a: Row
           return { size, sizeLabel: a.sizeLabel, index, from: a.label, to: b.label, patches, comparison: c, sharePct: share };
         };
         for (let i = 1; i < prefixRows.length; i++) {
+          const [a, b] = [prefixRows[i - 1], prefixRows[i]];
+          if (!a?.result || !b?.result) continue;
           const before = new Set(s.prefixes[i - 1].patches);
           const added = s.prefixes[i].patches.filter((p) => !before.has(p));
-          const r = patchRow(i, prefixRows[i - 1], prefixRows[i], added);
+          const r = patchRow(i, a, b, added);
           if (r) rows.push(r);
         }
-        const whole = patchRow(0, prefixRows[0], prefixRows[prefixRows.length - 1], s.prefixes[s.prefixes.length - 1].patches);
+        const whole = ends ? patchRow(0, prefixRows[0]!, prefixRows[prefixRows.length - 1]!, s.prefixes[s.prefixes.length - 1].patches) : undefined;
         if (whole) rows.push(whole);
       }
       if (rows.length) out.push({ kernel: s.kernel, run: run.record.run, test: t.test, metric: t.test === "TCP_RR" ? "transactions/s" : "throughput", rows });

@@ -1,6 +1,8 @@
 // Verdicts on synthetic runs with a known difference (seeded, so the same values everywhere), Holm
 // across the cells of one report, the datapath guard for old and new runs, and the per-patch table.
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { renderReport } from "../../src/report";
 import { compareMetric, decide, metricsFor } from "../../src/report/verdict";
@@ -180,5 +182,31 @@ describe("per-patch table of a series walk", () => {
     assert.match(r.email, /^Per patch: kernel guest, TCP_STREAM throughput \(run r1\):$/m);
     assert.match(r.email, /^ {2}4K +1: 0001-vhost-zerocopy\.patch +\+[23]\.\d% \[\+\d\.\d, \+\d\.\d\] +improved +(5[5-9]|6[0-5])%$/m);
     for (const l of r.email.split("\n")) assert.ok(l.length <= 72, l);
+  });
+
+  it("a walk still going (the last prefix missing): the patches measured so far, no whole-series row, no verdict for the missing", () => {
+    const g = normals(9);
+    const dir = writeSyntheticRun(tmp(), {
+      variants: ["p0", "p1", "p2"],
+      sizes: [4096],
+      repetitions: 3,
+      options: { series: { kernel: "guest", prefixes: [{ variant: "p0", patches: [] }, { variant: "p1", patches: ["a.patch"] }, { variant: "p2", patches: ["a.patch", "b.patch"] }] } },
+      figures: (v) => ({ mbps: g(v === "p0" ? 5000 : 5200, 10) }),
+    });
+    fs.rmSync(path.join(dir, "cells"), { recursive: true });
+    fs.mkdirSync(path.join(dir, "cells"));
+    const full = writeSyntheticRun(tmp(), {
+      variants: ["p0", "p1", "p2"],
+      sizes: [4096],
+      repetitions: 3,
+      options: { series: { kernel: "guest", prefixes: [{ variant: "p0", patches: [] }, { variant: "p1", patches: ["a.patch"] }, { variant: "p2", patches: ["a.patch", "b.patch"] }] } },
+      figures: (v) => ({ mbps: g(v === "p0" ? 5000 : 5200, 10) }),
+    });
+    for (const c of fs.readdirSync(path.join(full, "cells")).filter((c) => !c.startsWith("p2."))) fs.cpSync(path.join(full, "cells", c), path.join(dir, "cells", c), { recursive: true });
+    const r = renderReport([dir], { html: false });
+    assert.deepEqual(r.report.series![0].rows.map((x) => [x.index, x.comparison.verdict]), [[1, "improved"]]);
+    assert.equal(rowOf(r, 4096, "p2").comparison, undefined);
+    assert.match(r.markdown, /^\| 4K \| p2 \| missing \| .* \| — \|$/m);
+    assert.ok(!r.report.summary.some((s) => s.heading.startsWith("p2")));
   });
 });
