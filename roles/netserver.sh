@@ -31,7 +31,8 @@ do_create() {
   listening "$opt_address" "$opt_port" && die "something else already listens on $opt_address:$opt_port"
   mkdir -p "$STATE_DIR"
   start_detached "$PIDFILE" "$LOGFILE" "$bin" -D -L "$opt_address" -p "$opt_port"
-  wait_for 5 "netserver to listen on $opt_address:$opt_port (see $LOGFILE)" up
+  # Up to 30 s: on a VM lab host just rebooted under TCG, netserver took longer than 5 s to listen.
+  wait_for 30 "netserver to listen on $opt_address:$opt_port (see $LOGFILE)" up
   changed "started netserver (pid $(running_pid)) on $opt_address:$opt_port"
 }
 
