@@ -215,6 +215,32 @@ ensure_mtu() {
   cur=$(link_get "$1" "$2" .mtu)
   if [ "$cur" = "$3" ]; then ok "$4 has MTU $3"; else ipn "$1" link set dev "$2" mtu "$3"; changed "$4: MTU $cur -> $3"; fi
 }
+# ensure_bridge NS NAME / ensure_tap NS NAME: a bridge or a persistent tap device NAME exists in NS,
+# made without an IPv6 link-local address; a device of another kind by that name is refused.
+ensure_bridge() { _ensure_dev "$1" "$2" bridge bridge ipn "$1" link add name "$2" type bridge; }
+ensure_tap() { _ensure_dev "$1" "$2" tun tap ipn "$1" tuntap add dev "$2" mode tap; }
+_ensure_dev() {
+  local ns=$1 dev=$2 kind=$3 what=$4 have
+  shift 4
+  if link_json "$ns" "$dev" >/dev/null; then
+    have=$(link_get "$ns" "$dev" .linkinfo.info_kind)
+    [ "$have" = "$kind" ] || die "${ns:+$ns:}$dev exists but is a ${have:-plain} device, not a $what; refusing to touch it"
+    ok "$what ${ns:+$ns:}$dev exists"
+  else
+    "$@"
+    no_ipv6_ll "$ns" "$dev"
+    changed "created $what ${ns:+$ns:}$dev"
+  fi
+}
+# ensure_port NS DEV BRIDGE: DEV in NS is a port of BRIDGE.
+ensure_port() {
+  if [ "$(link_get "$1" "$2" .master)" = "$3" ]; then
+    ok "${1:+$1:}$2 is a port of $3"
+  else
+    ipn "$1" link set dev "$2" master "$3"
+    changed "${1:+$1:}$2: a port of bridge $3"
+  fi
+}
 # no_ipv6_ll NS DEV: no IPv6 link-local address on a device ixlab creates, so the sim sends nothing
 # from outside its 198.18.0.0/15 addresses (per device, set before it goes up; no sysctl changed).
 no_ipv6_ll() { ipn "$1" link set dev "$2" addrgenmode none 2>/dev/null || true; }

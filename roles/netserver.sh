@@ -12,7 +12,29 @@ PIDFILE=$STATE_DIR/netserver.pid
 LOGFILE=$STATE_DIR/netserver.log
 CMDLINE=''
 
+DEFAULTS=/etc/default/netperf
+DEFAULTS_REC=$STATE_DIR/netperf-default.orig
+
 running_pid() { pidfile_pid "$PIDFILE" "$CMDLINE"; }
+
+# Debian's netperf package starts a netserver of its own at boot on every address (/etc/init.d/netperf,
+# NETSERVER_ENABLE=YES in /etc/default/netperf), which holds the port after any reboot (a kernel
+# install, a power cycle), so ixlab's netserver, bound to the data address only, could not start.
+# On a real host that is its service to switch off, recorded and restored on delete; a sim host
+# shares this machine's /etc and starts nothing at boot, so it is left alone there.
+distro_netserver_off() {
+  [ -z "${IXLAB_SIM_NS:-}" ] && [ -f "$DEFAULTS" ] || return 0
+  if grep -q '^NETSERVER_ENABLE=YES' "$DEFAULTS"; then
+    mkdir -p "$STATE_DIR"
+    [ -e "$DEFAULTS_REC" ] || cp "$DEFAULTS" "$DEFAULTS_REC"
+    sed -i 's/^NETSERVER_ENABLE=YES/NETSERVER_ENABLE=NO/' "$DEFAULTS"
+    changed "$DEFAULTS: NETSERVER_ENABLE=NO (Debian's boot-time netserver would hold port $opt_port; restored on delete)"
+  fi
+  if [ -x /etc/init.d/netperf ] && start-stop-daemon --status --exec "$(command -v netserver)" 2>/dev/null && ! running_pid >/dev/null; then
+    /etc/init.d/netperf stop >/dev/null 2>&1 || true
+    changed "stopped Debian's own netserver (/etc/init.d/netperf)"
+  fi
+}
 up() { running_pid >/dev/null && listening "$opt_address" "$opt_port"; }
 
 do_create() {
@@ -26,12 +48,14 @@ do_create() {
     stop_pid "$pid" "$CMDLINE"
   fi
   bin=$(command -v netserver) || die "netserver not found (Debian package netperf, in non-free)"
+  distro_netserver_off
   ip -j addr show 2>/dev/null | jq -e --arg a "$opt_address" 'any(.[].addr_info[]?; .local == $a)' >/dev/null ||
     die "$opt_address is not an address of this host (host-nic create assigns it)"
   listening "$opt_address" "$opt_port" && die "something else already listens on $opt_address:$opt_port"
   mkdir -p "$STATE_DIR"
   start_detached "$PIDFILE" "$LOGFILE" "$bin" -D -L "$opt_address" -p "$opt_port"
-  wait_for 5 "netserver to listen on $opt_address:$opt_port (see $LOGFILE)" up
+  # Up to 30 s: on a VM lab host just rebooted under TCG, netserver took longer than 5 s to listen.
+  wait_for 30 "netserver to listen on $opt_address:$opt_port (see $LOGFILE)" up
   changed "started netserver (pid $(running_pid)) on $opt_address:$opt_port"
 }
 
@@ -44,6 +68,10 @@ do_delete() {
     ok "netserver is not running"
   fi
   if [ -e "$PIDFILE" ]; then rm -f "$PIDFILE"; changed "removed $PIDFILE"; fi
+  if [ -z "${IXLAB_SIM_NS:-}" ] && [ -f "$DEFAULTS_REC" ]; then
+    cp "$DEFAULTS_REC" "$DEFAULTS" && rm -f "$DEFAULTS_REC"
+    changed "restored $DEFAULTS"
+  fi
 }
 
 do_check() {

@@ -104,20 +104,11 @@ ensure_seed() {
   changed "wrote the seed disk $DIR/seed.tar"
 }
 
-ensure_tap() {
-  if tap_ok "$NS" "$opt_tap" "$opt_bridge" ""; then
-    ok "management tap $NS:$opt_tap is a port of $opt_bridge"
-    return 0
-  fi
-  if ! link_json "$NS" "$opt_tap" >/dev/null; then
-    ip -n "$NS" tuntap add dev "$opt_tap" mode tap
-    no_ipv6_ll "$NS" "$opt_tap"
-    changed "created tap $NS:$opt_tap"
-  fi
-  [ "$(link_get "$NS" "$opt_tap" .linkinfo.info_kind)" = tun ] || die "$NS:$opt_tap exists but is not a tap; refusing to touch it"
-  ip -n "$NS" link set dev "$opt_tap" master "$opt_bridge"
-  ip -n "$NS" link set dev "$opt_tap" up
-  changed "$NS:$opt_tap: a port of $opt_bridge, up"
+# The management tap: this VM's port on the lab's management bridge.
+ensure_mgmt_tap() {
+  ensure_tap "$NS" "$opt_tap"
+  ensure_port "$NS" "$opt_tap" "$opt_bridge"
+  ensure_up "$NS" "$opt_tap" "$NS:$opt_tap"
 }
 
 wait_for_sshd() {
@@ -174,7 +165,7 @@ do_create() {
     changed "created overlay $DIR/disk.qcow2 of $opt_image"
   fi
   ensure_seed && restart=1
-  ensure_tap
+  ensure_mgmt_tap
 
   qemu_args
   want=$(printf '%s\n' "${QEMU_ARGS[@]}")

@@ -20,18 +20,9 @@ INNER=uplink
 ns_exists() { [ -e "/run/netns/$NS" ]; }
 
 do_create() {
-  local kind
   if ns_exists; then ok "namespace $NS exists"; else ip netns add "$NS"; changed "created namespace $NS"; fi
   ensure_up "$NS" lo "$NS: lo"
-  if link_json "$NS" "$opt_bridge" >/dev/null; then
-    kind=$(link_get "$NS" "$opt_bridge" .linkinfo.info_kind)
-    [ "$kind" = bridge ] || die "$NS:$opt_bridge exists but is a ${kind:-plain} device, not a bridge; refusing to touch it"
-    ok "bridge $NS:$opt_bridge exists"
-  else
-    ip -n "$NS" link add name "$opt_bridge" type bridge
-    no_ipv6_ll "$NS" "$opt_bridge"
-    changed "created bridge $NS:$opt_bridge"
-  fi
+  ensure_bridge "$NS" "$opt_bridge"
   ensure_ipv4 "$NS" "$opt_bridge" "$opt_address" "bridge $NS:$opt_bridge"
   ensure_up "$NS" "$opt_bridge" "bridge $NS:$opt_bridge"
 
@@ -45,12 +36,7 @@ do_create() {
     no_ipv6_ll "$NS" "$INNER"
     changed "created veth $opt_uplink <-> $NS:$INNER"
   fi
-  if [ "$(link_get "$NS" "$INNER" .master)" = "$opt_bridge" ]; then
-    ok "$NS:$INNER is a port of $opt_bridge"
-  else
-    ip -n "$NS" link set dev "$INNER" master "$opt_bridge"
-    changed "$NS:$INNER: enslaved to bridge $opt_bridge"
-  fi
+  ensure_port "$NS" "$INNER" "$opt_bridge"
   ensure_up "$NS" "$INNER" "$NS:$INNER"
   ensure_ipv4 "" "$opt_uplink" "$opt_uplink_address" "$opt_uplink"
   ensure_up "" "$opt_uplink" "$opt_uplink"

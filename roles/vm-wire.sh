@@ -17,30 +17,11 @@ kind_of() { link_get "$NS" "$1" .linkinfo.info_kind; }
 do_create() {
   local t
   [ -e "/run/netns/$NS" ] || die "namespace $NS does not exist (roles/vm-net.sh create makes it)"
-  if link_json "$NS" "$opt_bridge" >/dev/null; then
-    [ "$(kind_of "$opt_bridge")" = bridge ] || die "$NS:$opt_bridge exists but is not a bridge; refusing to touch it"
-    ok "bridge $NS:$opt_bridge exists"
-  else
-    ip -n "$NS" link add name "$opt_bridge" type bridge
-    no_ipv6_ll "$NS" "$opt_bridge"
-    changed "created bridge $NS:$opt_bridge"
-  fi
+  ensure_bridge "$NS" "$opt_bridge"
   for t in "${opt_tap[@]}"; do
-    if link_json "$NS" "$t" >/dev/null; then
-      [ "$(kind_of "$t")" = tun ] || die "$NS:$t exists but is not a tap; refusing to touch it"
-      ok "tap $NS:$t exists"
-    else
-      ip -n "$NS" tuntap add dev "$t" mode tap
-      no_ipv6_ll "$NS" "$t"
-      changed "created tap $NS:$t"
-    fi
+    ensure_tap "$NS" "$t"
     ensure_mtu "$NS" "$t" "$opt_mtu" "$NS:$t"
-    if [ "$(link_get "$NS" "$t" .master)" = "$opt_bridge" ]; then
-      ok "$NS:$t is a port of $opt_bridge"
-    else
-      ip -n "$NS" link set dev "$t" master "$opt_bridge"
-      changed "$NS:$t: a port of bridge $opt_bridge"
-    fi
+    ensure_port "$NS" "$t" "$opt_bridge"
     ensure_up "$NS" "$t" "$NS:$t"
   done
   # A bridge takes the smallest MTU of its ports; set it anyway, so it is the link's from the start.
