@@ -64,6 +64,8 @@ export interface GuestArgs {
   accel: "auto" | "kvm" | "tcg";
   /** Sim labs: a host without /dev/vhost-net runs the guest without vhost and says so. */
   vhostFallback: boolean;
+  /** Seconds the guest may take to answer SSH (roles/guest.sh's default otherwise): a VM lab's guest is nested. */
+  bootTimeout?: number;
 }
 
 export class Guest extends pulumi.ComponentResource {
@@ -109,6 +111,7 @@ export class Guest extends pulumi.ComponentResource {
         ...(pin.vcpus ? ["--pin-vcpus", pin.vcpus.join(",")] : []),
         ...(pin.vhost !== undefined ? ["--pin-vhost", String(pin.vhost)] : []),
         ...args.variant.qemuArgs.flatMap((a) => ["--qemu-arg", a]),
+        ...(args.bootTimeout ? ["--timeout", String(args.bootTimeout)] : []),
       ]),
       // vhost_net is reloaded only while no guest holds it: a zero-copy change replaces this too, so
       // Pulumi stops the guest before the reload and starts it after.

@@ -50,6 +50,11 @@ export const GUEST_HOST_PACKAGES = ["qemu-system-x86", "busybox-static", "dropbe
 /** Where a sim host's files live on this machine (roles/sim-host.sh RUN_DIR/<namespace>). */
 const SIM_RUN_DIR = "/run/ixlab";
 
+/** The Debian packages host-packages makes sure of on a host (EXTRA: what runs on it, e.g. guests). */
+export function hostPackages(spec: HostSpec, extra: string[] = []): string[] {
+  return [...new Set([...BASE_PACKAGES, ...extra, ...spec.packages])];
+}
+
 export class Host extends pulumi.ComponentResource {
   /** The lab's name for the host. */
   readonly hostName: string;
@@ -109,7 +114,7 @@ export class Host extends pulumi.ComponentResource {
       connection: this.connection,
       role: "host-packages",
       action: "create",
-      args: ["--packages", [...new Set([...BASE_PACKAGES, ...(args.packages ?? []), ...spec.packages])].join(" ")],
+      args: ["--packages", hostPackages(spec, args.packages).join(" ")],
     }, { ...parent, dependsOn: [preflight] });
     this.ready = [packages];
     this.registerOutputs({ hostKey: this.hostKey, facts: this.facts });

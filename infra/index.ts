@@ -10,18 +10,24 @@ import { KernelInstall } from "./kernelInstall";
 import { labTopology } from "../src/lab/topology";
 import { loadLab, resolveSecret, runningSeriesPrefix, runningVariant } from "./config";
 import { Guest, VhostNet } from "./guest";
-import { GUEST_HOST_PACKAGES, Host } from "./host";
+import { GUEST_HOST_PACKAGES, Host, hostPackages } from "./host";
 import { HostNetwork } from "./hostNetwork";
 import { planGuests } from "../src/lab/guest";
 import { Peer } from "./peer";
 import { SimFabric } from "./simFabric";
+import { VmFabric } from "./vmFabric";
+import { netnsSim } from "../src/lab/model";
 
 const lab = loadLab();
 const plan = planLab(lab);
 const stack = pulumi.getStack();
 
-const fabric = lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 const guestPlans = planGuests(lab, plan);
+const extraPackages = (host: string) => (guestPlans.some((g) => g.host === host) ? GUEST_HOST_PACKAGES : []);
+// VM labs: the hosts are VMs on this machine, and from their sshd on everything is a real lab's path.
+const fabric = plan.vm
+  ? new VmFabric("vm", { plan, stack, accel: lab.sim!.accel, packages: [...new Set(lab.hosts.flatMap((h) => hostPackages(h, extraPackages(h.name))))] })
+  : lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
 const variant = runningVariant(lab);
 const prefix = runningSeriesPrefix(lab);
 
@@ -37,7 +43,7 @@ for (const [i, spec] of lab.hosts.entries()) {
     publicKey: fabric?.publicKey,
     reachableAfter: fabric?.hostReady[spec.name],
     generation: fabric?.hostGeneration[spec.name],
-    packages: guestPlans.some((g) => g.host === spec.name) ? GUEST_HOST_PACKAGES : [],
+    packages: extraPackages(spec.name),
   });
 }
 
@@ -96,7 +102,7 @@ for (const g of guestPlans) {
   const kernel = kernels[g.kernel!];
   const host = hosts[g.host];
   const network = networks[g.host];
-  vhostNets[g.host] ??= new VhostNet(g.host, { host, network, zeroCopy: variant.zeroCopy, noLoad: lab.sim !== undefined });
+  vhostNets[g.host] ??= new VhostNet(g.host, { host, network, zeroCopy: variant.zeroCopy, noLoad: netnsSim(lab) !== undefined });
   guests[g.name] = new Guest(g.name, {
     plan: g,
     host,
@@ -106,7 +112,9 @@ for (const g of guestPlans) {
     variant,
     vhostNet: vhostNets[g.host],
     accel: lab.sim?.accel ?? "auto",
-    vhostFallback: lab.sim !== undefined,
+    vhostFallback: netnsSim(lab) !== undefined,
+    // A VM lab's guest runs nested (TCG inside a TCG VM here): it gets the VMs' boot timeout.
+    bootTimeout: plan.vm?.bootTimeoutSeconds,
   });
   kernelCopies[`${g.host}/${g.kernel}`] ??= guests[g.name];
 }
@@ -117,13 +125,14 @@ const peer = plan.peer
 
 const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.bootCheck?.boot ?? pulumi.output(undefined)])])));
 
-const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts])])));
+const vmFacts = fabric instanceof VmFabric ? fabric.vmFacts : {};
+const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts, vmFacts[n] ?? pulumi.output(undefined)])])));
 const guestLive = pulumi.all(Object.fromEntries(Object.entries(guests).map(([n, g]) => [n, pulumi.all([g.facts, g.macvtap, vhostNets[g.hostName].facts])])));
 
 export const topology = pulumi
   .all([hostLive, kernelFacts, guestLive])
   .apply(([live, kf, gl]) => labTopology(lab, plan, stack, {
-    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts]]) => [n, { hostKey, facts }])),
+    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts, vm]]) => [n, { hostKey, facts, vm }])),
     peer: peer?.endpoint,
     kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot, patches: kernels[n].patches }])),
     guests: Object.fromEntries(Object.entries(gl).map(([n, [facts, macvtap, vhostNet]]) => [n, { facts, macvtap, vhostNet }])),

@@ -146,8 +146,10 @@ ensure_host_key() {
 }
 
 # The guest's SSH server answers on the forwarded port with the key made for it.
+# ssh_serves_key [SECONDS]: the guest's sshd sends its host key within SECONDS (default 2). check
+# waits longer: a guest nested in a TCG VM on a busy machine is slow to answer, not gone.
 ssh_serves_key() {
-  ssh-keyscan -T 2 -t ed25519 -p "${opt_mgmt##*:}" "${opt_mgmt%:*}" 2>/dev/null | grep -qF "$(host_key_pub)"
+  ssh-keyscan -T "${1:-2}" -t ed25519 -p "${opt_mgmt##*:}" "${opt_mgmt%:*}" 2>/dev/null | grep -qF "$(host_key_pub)"
 }
 
 ready() { grep -q 'IXLAB-GUEST-READY' "$DIR/console.log" 2>/dev/null && ssh_serves_key; }
@@ -289,7 +291,7 @@ do_check() {
   local why
   why=$(problem)
   [ -z "$why" ] || wrong "$why"
-  ssh_serves_key || wrong "guest $opt_guest (pid $(running_pid)) does not answer SSH on $opt_mgmt with its host key"
+  ssh_serves_key 20 || wrong "guest $opt_guest (pid $(running_pid)) does not answer SSH on $opt_mgmt with its host key"
 }
 
 do_delete() {

@@ -9,6 +9,7 @@
 #   kernel-boot.sh create|check|delete --kernel PATH/bzImage --expect-release RELEASE
 #       [--expect-line TEXT]... [--accel auto|kvm|tcg] [--timeout SECONDS] [--memory MiB]
 #       [--cmdline EXTRA] [--record DIR]
+#   kernel-boot.sh accel [--accel auto|kvm|tcg]   only the choice below, as facts {accel, accelNote}
 # --expect-line may be given more than once. --accel auto uses KVM when QEMU runs a guest with it at
 # a useful speed here (probed once: QEMU's firmware under TCG, then under KVM; ~0.3 s, at most ~1.3 s
 # where KVM is slow), else TCG, and says which and why in an `ok:` line and in facts (accelNote);
@@ -373,6 +374,14 @@ do_create() {
   printf 'facts: %s\n' "$facts"
 }
 
+# The acceleration choice alone, for other QEMU users (the VM lab's hosts, roles/vm-host.sh).
+do_accel() {
+  command -v "$QEMU" >/dev/null || die "$QEMU not found (Debian package qemu-system-x86)"
+  make_tmp
+  choose_accel
+  printf 'facts: %s\n' "$(jq -cn --arg accel "$ACCEL" --arg note "$ACCEL_NOTE" '{accel: $accel} + (if $note == "" then {} else {accelNote: $note} end)')"
+}
+
 do_check() {
   local problem
   # Without --record a boot check leaves nothing behind, so there is nothing to check.
@@ -396,9 +405,11 @@ do_delete() {
 
 main() {
   local text
-  parse_args "create check delete" "kernel expect-release expect-line+ accel timeout memory cmdline record" "$@"
-  need_flags kernel expect-release
-  [[ $opt_expect_release =~ ^[^[:space:]]+$ ]] || usage_error "--expect-release '$opt_expect_release' must be one word"
+  parse_args "create check delete accel" "kernel expect-release expect-line+ accel timeout memory cmdline record" "$@"
+  if [ "$ACTION" != accel ]; then
+    need_flags kernel expect-release
+    [[ $opt_expect_release =~ ^[^[:space:]]+$ ]] || usage_error "--expect-release '$opt_expect_release' must be one word"
+  fi
   case $opt_accel in auto | kvm | tcg) ;; *) usage_error "--accel '$opt_accel' is not auto, kvm or tcg" ;; esac
   if ! [[ $opt_timeout =~ ^[0-9]{1,5}$ ]] || [ "$opt_timeout" -lt 1 ]; then usage_error "--timeout '$opt_timeout' is not a number of seconds (1-99999)"; fi
   if ! [[ $opt_memory =~ ^[0-9]{1,7}$ ]] || [ "$opt_memory" -lt 16 ]; then usage_error "--memory '$opt_memory' is not a size in MiB (at least 16)"; fi

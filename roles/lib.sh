@@ -230,6 +230,29 @@ wait_for() {
   done
 }
 
+# stop_ns_processes NS: ends everything still running in network namespace NS (it all belongs to the
+# lab thing that owns NS: sshd, netserver, qemu, SSH sessions): SIGTERM, then SIGKILL after 5 s.
+ns_empty() { [ -z "$(ip netns pids "$1" 2>/dev/null)" ]; }
+stop_ns_processes() {
+  local ns=$1 pids left i
+  pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+  [ -n "${pids// /}" ] || { ok "no processes left in namespace $ns"; return 0; }
+  # shellcheck disable=SC2086 # a list of pids
+  kill -TERM $pids 2>/dev/null || true
+  for ((i = 0; i < 25; i++)); do
+    ns_empty "$ns" && break
+    sleep 0.2
+  done
+  left=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+  if [ -n "${left// /}" ]; then
+    log "processes in $ns ignored SIGTERM for 5 s; sending SIGKILL to $left"
+    # shellcheck disable=SC2086 # a list of pids
+    kill -KILL $left 2>/dev/null || true
+    wait_for 5 "processes of namespace $ns to exit" ns_empty "$ns"
+  fi
+  changed "stopped processes left in namespace $ns: ${pids% }"
+}
+
 # Cleanups registered before the thing they undo exists; run in reverse order on any exit.
 _ixlab_cleanups=()
 defer() { _ixlab_cleanups+=("$*"); }

@@ -153,28 +153,6 @@ do_create() {
   printf 'facts: %s\n' "$(jq -cn --arg k "$hostkey" --arg a "$ADDR" --arg n "$NS" '{hostKey: $k, address: $a, ns: $n}')"
 }
 
-# Everything still running in the namespace belongs to the sim host (netserver, qemu, SSH sessions).
-stop_ns_processes() {
-  local pids i
-  pids=$(ip netns pids "$NS" 2>/dev/null | tr '\n' ' ')
-  [ -n "${pids// /}" ] || { ok "no processes left in namespace $NS"; return 0; }
-  # shellcheck disable=SC2086 # a list of pids
-  kill -TERM $pids 2>/dev/null || true
-  for ((i = 0; i < 25; i++)); do
-    [ -n "$(ip netns pids "$NS" 2>/dev/null)" ] || break
-    sleep 0.2
-  done
-  local left
-  left=$(ip netns pids "$NS" 2>/dev/null | tr '\n' ' ')
-  if [ -n "${left// /}" ]; then
-    log "processes in $NS ignored SIGTERM for 5 s; sending SIGKILL to $left"
-    # shellcheck disable=SC2086
-    kill -KILL $left 2>/dev/null || true
-    wait_for 5 "processes of namespace $NS to exit" test -z "$(ip netns pids "$NS" 2>/dev/null)"
-  fi
-  changed "stopped processes left in namespace $NS: ${pids% }"
-}
-
 do_delete() {
   local pid
   if pid=$(sshd_pid); then
@@ -183,7 +161,7 @@ do_delete() {
   else
     ok "sshd of $NS is not running"
   fi
-  if ns_exists; then stop_ns_processes; fi
+  if ns_exists; then stop_ns_processes "$NS"; fi
   if link_json "" "$opt_veth" >/dev/null; then
     [ "$(link_get "" "$opt_veth" .linkinfo.info_kind)" = veth ] || die "$opt_veth is not a veth; refusing to delete it"
     if ns_exists && ! veth_pair "" "$opt_veth" "$NS" "$MGMT_IF"; then

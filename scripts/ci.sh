@@ -270,6 +270,11 @@ cmd_bench() {
     printf '### Bench %s/%s (exit %s)\n\n' "$stack" "$run" "$status"
     "$ixlab" report "results/$stack/$run" || printf '\n(ixlab report failed; the job log says why)\n'
   } | summary
+  # The text a maintainer pastes, kept with the run (and its artifact); a figure that regressed fails the job.
+  local gate=0
+  "$ixlab" report "results/$stack/$run" --format email --no-html --fail-on regressed >"results/$stack/$run/report-email.txt" || gate=$?
+  [ "$gate" -eq 0 ] || say "ixlab report --fail-on regressed: exit $gate (results/$stack/$run/report-email.txt says which figures)"
+  [ "$status" -ne 0 ] || status=$gate
   return "$status"
 }
 

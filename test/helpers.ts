@@ -25,6 +25,27 @@ export function simTestStack(stack: string, prefix: string, n: number, edit: (te
 }
 
 /**
+ * Writes Pulumi.STACK.yaml (git-ignored): the VM lab (Pulumi.vmlab.yaml) under its own names and
+ * addresses: prefix PREFIX (namespace PREFIX-lab), management 198.18.N.0/24, data 198.19.N.0/24.
+ * Without GUEST, the lab has no guest and no kernel (the hosts, the wire and the peer only).
+ */
+export function vmTestStack(stack: string, prefix: string, n: number, opts: { guest?: boolean } = {}): string {
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  const fs = require("node:fs") as typeof import("node:fs");
+  let text = fs
+    .readFileSync(path.join(ROOT, "Pulumi.vmlab.yaml"), "utf8")
+    .replace(/^encryptionsalt:.*$/m, "")
+    .replace("prefix: ixv", `prefix: ${prefix}`)
+    .replace("managementNet: 198.18.20.0/24", `managementNet: 198.18.${n}.0/24`)
+    .replace("dataNet: 198.19.20.0/24", `dataNet: 198.19.${n}.0/24`)
+    .replace(/198\.19\.20\./g, `198.19.${n}.`);
+  if (!opts.guest) text = text.replace(/\n {4}kernels:\n[\s\S]*?(?=\n {4}variants:)/, "").replace(/\n {4}guests:\n[\s\S]*?(?=\n {4}bench:)/, "");
+  const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/**
  * The sim stack's guest kernel, built by roles/kernel-build.sh with the flags the Pulumi program
  * plans (its tree is shared with the lab's stacks, so this costs a full build only on a new machine),
  * into its own output scope. Returns the bzImage and release, and a function that removes the output.

@@ -32,3 +32,28 @@ export function leftovers(prefix: string): string[] {
   }
   return found;
 }
+
+/**
+ * What a VM lab with this prefix leaves: its namespace and uplink, its VMs' QEMU processes, their
+ * directories (overlays, seed disks, console logs), the repository server's run directory, and any
+ * loop device or mount of ixlab's VM cache (the image build uses neither; this proves it).
+ */
+export function vmLeftovers(prefix: string, vmCache: string): string[] {
+  const found: string[] = [];
+  const ns = `${prefix}-lab`;
+  if (lines("ip", ["netns", "list"]).some((l) => l.split(" ")[0] === ns)) found.push(`namespace ${ns}`);
+  if (fs.existsSync(`/sys/class/net/${prefix}up`)) found.push(`interface ${prefix}up`);
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p))) {
+    let cmd = "";
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+    } catch {
+      continue;
+    }
+    if (cmd.includes(`ixlab-vm:${ns}:`) || cmd.includes(`/run/ixlab/vm/${ns}`) || cmd.includes(`${vmCache}/labs/${ns}`)) found.push(`process ${pid}: ${cmd.slice(0, 120)}`);
+  }
+  for (const d of [`${vmCache}/labs/${ns}`, `/run/ixlab/vm/${ns}`]) if (fs.existsSync(d)) found.push(`directory ${d}`);
+  for (const l of lines("losetup", ["-a"])) if (l.includes(vmCache)) found.push(`loop device ${l}`);
+  for (const l of fs.readFileSync("/proc/self/mounts", "utf8").split("\n")) if (l.includes(vmCache)) found.push(`mount ${l}`);
+  return found;
+}

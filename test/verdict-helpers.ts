@@ -1,6 +1,23 @@
 // Synthetic bench runs with known differences, written with the results API, for the verdict tests:
 // a seeded normal generator, so every run is the same on every machine.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after } from "node:test";
 import { createRun, Datapath, NewCell, RunOptions } from "../src/bench/results";
+
+/** A maker of temporary directories, all removed after the test file. */
+export function scratch(prefix: string): () => string {
+  const made: string[] = [];
+  after(() => {
+    for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    made.push(d);
+    return d;
+  };
+}
 
 /** mulberry32 with Box-Muller: reproducible N(mean, sd) draws from a seed. */
 export function normals(seed: number): (mean: number, sd: number) => number {

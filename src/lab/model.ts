@@ -41,6 +41,8 @@ export interface Host {
   packages: string[];
   tuning?: Tuning;
   bmc?: Bmc;
+  /** VM lab hosts: this host's VM size, over sim.vm. */
+  vm?: VmSize;
 }
 
 export interface LinkEnd {
@@ -126,11 +128,33 @@ export interface Bench {
   streams: number;
 }
 
+export interface VmSize {
+  cpus?: number;
+  memory?: string | number;
+}
+
 export interface Sim {
+  /** netns: hosts are namespaces sharing this machine's kernel; vm: QEMU VMs reached like real hosts. */
+  hosts: "netns" | "vm";
   prefix: string;
   managementNet: string;
   dataNet: string;
   accel: "auto" | "tcg" | "kvm";
+  vm?: { cpus: number; memory: string | number; bootTimeout: string | number; packages: string[] };
+}
+
+/**
+ * The sim whose hosts are namespaces on this machine, where ixlab takes sim shortcuts (no module
+ * loads, QEMU's own virtio-net instead of vhost, a boot check instead of an install); undefined for
+ * real labs and for VM labs, whose hosts get the real-host code paths.
+ */
+export function netnsSim(lab: LabSpec): Sim | undefined {
+  return lab.sim && lab.sim.hosts !== "vm" ? lab.sim : undefined;
+}
+
+/** The sim of a VM lab (sim.hosts: vm). */
+export function vmSim(lab: LabSpec): Sim | undefined {
+  return lab.sim?.hosts === "vm" ? lab.sim : undefined;
 }
 
 /** A lab description as written, with the schema's defaults filled in. */

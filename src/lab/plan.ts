@@ -1,7 +1,9 @@
 // Names and addresses every component agrees on, derived once from the validated lab: for a sim,
 // namespace and interface names and the addresses handed out from sim.managementNet / sim.dataNet.
+import { createHash } from "node:crypto";
 import { Lab } from "./model";
 import { numberToIpv4, parseCidr } from "./net";
+import { parseDuration, parseSize } from "./units";
 
 export const NETSERVER_PORT = 12865;
 /**
@@ -20,6 +22,43 @@ export interface HostPlan {
   /** The test NIC; address with prefix length when the lab gives or the sim assigns one. */
   nic?: { name: string; address?: string; mtu: number };
   sim?: { ns: string; veth: string; managementCidr: string };
+  vm?: VmHostPlan;
+}
+
+/** A VM lab host: its VM's size, its taps in the lab's namespace and the NICs the VM sees. */
+export interface VmHostPlan {
+  managementCidr: string;
+  /** The management NIC (mgmt0 inside): its tap on the lab's management bridge and its MAC. */
+  tap: string;
+  mac: string;
+  /** One data NIC per wire: its name inside the VM, MAC, tap on the wire's bridge, MTU. */
+  nics: { name: string; mac: string; tap: string; mtu: number }[];
+  cpus: number;
+  memoryMiB: number;
+}
+
+/** A VM lab's network: a namespace with the management bridge (and the apt repository on its address) and one bridge per wire. */
+export interface VmLabPlan {
+  ns: string;
+  bridge: string;
+  bridgeCidr: string;
+  /** The veth from this machine's root namespace to the bridge, and its address. */
+  uplink: string;
+  uplinkCidr: string;
+  /** Where the lab's Debian repository listens (on the bridge's address). */
+  repoListen: string;
+  bootTimeoutSeconds: number;
+  imagePackages: string[];
+  wires: { link: string; bridge: string; taps: [string, string]; mtu: number }[];
+}
+
+/** The port the VM lab's apt repository listens on. */
+export const VM_REPO_PORT = 8080;
+
+/** A stable locally administered MAC (QEMU's 52:54:00 prefix) for one NIC of one lab host. */
+export function vmMac(ns: string, host: string, nic: string): string {
+  const h = createHash("sha256").update(`${ns}/${host}/${nic}`).digest("hex");
+  return `52:54:00:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
 }
 
 export interface LinkPlan {
@@ -34,6 +73,7 @@ export interface LabPlan {
   hosts: HostPlan[];
   links: LinkPlan[];
   sim?: { bridge: string; bridgeCidr: string };
+  vm?: VmLabPlan;
   /** Where netserver listens: the first peer host's data address. */
   peer?: { host: string; address: string; port: number };
 }
@@ -46,6 +86,7 @@ function offset(cidr: string, n: number): { address: string; prefix: number } {
 
 export function planLab(lab: Lab): LabPlan {
   const sim = lab.sim;
+  const vm = sim?.hosts === "vm";
   const linkMtu = new Map<string, number>();
   for (const l of lab.links) for (const end of [l.a, l.b]) linkMtu.set(end.host, l.mtu);
 
@@ -58,7 +99,7 @@ export function planLab(lab: Lab): LabPlan {
       const mgmt = h.address ? { address: h.address, prefix: parseCidr(sim.managementNet)!.prefix } : offset(sim.managementNet, 10 + i);
       ssh = { ...ssh, address: mgmt.address };
       const ns = `${sim.prefix}-${h.name}`;
-      simPlan = { ns, veth: ns, managementCidr: `${mgmt.address}/${mgmt.prefix}` };
+      if (!vm) simPlan = { ns, veth: ns, managementCidr: `${mgmt.address}/${mgmt.prefix}` };
       if (!nicAddress) {
         const data = offset(sim.dataNet, 1 + i);
         nicAddress = `${data.address}/${data.prefix}`;
@@ -82,11 +123,52 @@ export function planLab(lab: Lab): LabPlan {
     speedMbps: l.speedMbps,
   }));
 
+  let vmPlan: VmLabPlan | undefined;
+  if (sim && vm) {
+    const ns = `${sim.prefix}-lab`;
+    const mgmt = parseCidr(sim.managementNet)!;
+    const bridge = offset(sim.managementNet, 1);
+    // This machine's end of the uplink: the last address of the management network.
+    const uplink = numberToIpv4(mgmt.network + 2 ** (32 - mgmt.prefix) - 2);
+    vmPlan = {
+      ns,
+      bridge: "mgmt",
+      bridgeCidr: `${bridge.address}/${bridge.prefix}`,
+      uplink: `${sim.prefix}up`,
+      uplinkCidr: `${uplink}/${mgmt.prefix}`,
+      repoListen: `${bridge.address}:${VM_REPO_PORT}`,
+      bootTimeoutSeconds: parseDuration(sim.vm?.bootTimeout ?? "10m") ?? 600,
+      imagePackages: sim.vm?.packages ?? [],
+      wires: links.map((l) => ({ link: l.name, bridge: `w-${l.name}`, taps: [`d-${l.a.host}-${wireIndex(links, l, l.a.host)}`, `d-${l.b.host}-${wireIndex(links, l, l.b.host)}`], mtu: l.mtu })),
+    };
+    for (const [i, h] of hosts.entries()) {
+      const spec = lab.hosts[i];
+      const mine = links.filter((l) => l.a.host === h.name || l.b.host === h.name);
+      h.vm = {
+        managementCidr: `${h.ssh.address}/${mgmt.prefix}`,
+        tap: `m-${h.name}`,
+        mac: vmMac(ns, h.name, "mgmt0"),
+        nics: mine.map((l) => {
+          const name = l.a.host === h.name ? l.a.nic : l.b.nic;
+          return { name, mac: vmMac(ns, h.name, name), tap: `d-${h.name}-${wireIndex(links, l, h.name)}`, mtu: l.mtu };
+        }),
+        cpus: spec.vm?.cpus ?? sim.vm?.cpus ?? 1,
+        memoryMiB: Math.round((parseSize(spec.vm?.memory ?? sim.vm?.memory ?? "1024M") ?? 1024 * 1024 * 1024) / (1024 * 1024)),
+      };
+    }
+  }
+
   const peerHost = hosts.find((h) => h.role === "peer" && h.nic?.address);
   return {
     hosts,
     links,
-    sim: sim ? { bridge: `${sim.prefix}br`, bridgeCidr: `${offset(sim.managementNet, 1).address}/${parseCidr(sim.managementNet)!.prefix}` } : undefined,
+    vm: vmPlan,
+    sim: sim && !vm ? { bridge: `${sim.prefix}br`, bridgeCidr: `${offset(sim.managementNet, 1).address}/${parseCidr(sim.managementNet)!.prefix}` } : undefined,
     peer: peerHost ? { host: peerHost.name, address: peerHost.nic!.address!.split("/")[0], port: NETSERVER_PORT } : undefined,
   };
+}
+
+/** Which of HOST's wires LINK is (0, 1, ...), in lab order: its tap's number. */
+function wireIndex(links: LinkPlan[], link: LinkPlan, host: string): number {
+  return links.filter((l) => l.a.host === host || l.b.host === host).indexOf(link);
 }

@@ -111,6 +111,7 @@ export interface TopologyHost {
   kernel?: string;
   facts?: HostFacts;
   sim?: { namespace: string };
+  vm?: Record<string, unknown>;
 }
 
 export interface TopologyGuest {
@@ -168,6 +169,8 @@ export interface Topology {
   lab: string;
   stack: string;
   simulated: boolean;
+  /** Sim labs: what the hosts are ("netns", or "vm" for the VM lab). */
+  simHosts?: string;
   hosts: TopologyHost[];
   links: LinkPlan[];
   variants: TopologyVariant[];
@@ -193,10 +196,11 @@ export interface Topology {
 }
 
 /** The parts of the topology that need nothing but the lab. */
-export function planTopology(lab: Lab): Pick<Topology, "lab" | "simulated" | "variants" | "defaultVariant" | "activeVariant" | "bench"> {
+export function planTopology(lab: Lab): Pick<Topology, "lab" | "simulated" | "simHosts" | "variants" | "defaultVariant" | "activeVariant" | "bench"> {
   return {
     lab: lab.name,
     simulated: lab.sim !== undefined,
+    ...(lab.sim ? { simHosts: lab.sim.hosts } : {}),
     variants: lab.variants.map((v) => ({ name: v.name, hostKernel: v.hostKernel, moduleParams: v.moduleParams, vhost: v.vhost, zeroCopy: v.zeroCopy })),
     defaultVariant: lab.derived.activeVariant,
     activeVariant: lab.derived.activeVariant,
@@ -216,6 +220,8 @@ export function planTopology(lab: Lab): Pick<Topology, "lab" | "simulated" | "va
 export interface HostLive {
   hostKey: string;
   facts?: HostFacts;
+  /** A VM lab host: what its QEMU reported (pid, console log, QMP socket, acceleration, boot time). */
+  vm?: Record<string, unknown>;
 }
 
 export interface KernelLive {
@@ -290,6 +296,7 @@ export function labTopology(lab: Lab, plan: LabPlan, stack: string, live: LiveFa
         kernel: facts?.kernelRelease,
         facts,
         ...(h.sim ? { sim: { namespace: h.sim.ns } } : {}),
+        ...(h.vm ? { vm: { cpus: h.vm.cpus, memoryMiB: h.vm.memoryMiB, managementMac: h.vm.mac, nics: h.vm.nics, namespace: plan.vm?.ns, ...live.hosts[h.name]?.vm } } : {}),
       };
     }),
     links: plan.links,

@@ -182,6 +182,7 @@ function semanticProblems(spec: LabSpec, opts: ValidateOptions): Problem[] {
     if (h.role === "dut" && !h.nic && !spec.sim) add(["hosts", i], `a dut host needs its test NIC: set nic.name or nic.pci`);
     if (h.address === undefined && !spec.sim) add(["hosts", i], `missing required field "address" (the management address ixlab reaches over SSH)`);
     if (h.ssh.key === undefined && !spec.sim) add(["hosts", i, "ssh"], `missing required field "key" (where the SSH private key comes from: { env: NAME } or { secret: NAME })`);
+    if (h.vm && !spec.sim) add(["hosts", i, "vm"], `applies only to VM lab hosts (sim.hosts: vm)`);
   });
   for (const [addr, idx] of duplicates(spec.hosts, (h) => h.address)) {
     add(["hosts", idx[1], "address"], `"${addr}" is already the address of lab.hosts[${idx[0]}]`);
@@ -333,9 +334,21 @@ function simProblems(spec: LabSpec): Problem[] {
   if (nets.managementNet && nets.dataNet && (cidrWithin(nets.managementNet, nets.dataNet) || cidrWithin(nets.dataNet, nets.managementNet))) {
     add(["sim", "dataNet"], `overlaps sim.managementNet; the test wire and management need separate networks`);
   }
+  const vm = sim.hosts === "vm";
+  const kind = vm ? "VM lab host" : "sim host";
+  if (!vm && sim.vm) add(["sim", "vm"], `applies only to VM labs (sim.hosts: vm)`);
+  if (vm) {
+    const timeout = parseDuration(sim.vm?.bootTimeout ?? "10m");
+    if (timeout === undefined || timeout < 30) add(["sim", "vm", "bootTimeout"], `${describe(sim.vm?.bootTimeout)} is not a duration of at least 30s, like 10m`);
+    if (sim.vm?.memory !== undefined && (parseSize(sim.vm.memory) ?? 0) < 256 * 1024 * 1024) add(["sim", "vm", "memory"], `${describe(sim.vm.memory)} is not a size of at least 256M, like 1024M`);
+    spec.links.forEach((l, i) => {
+      const name = l.name ?? `link${i}`;
+      if (`w-${name}`.length > 15) add(["links", i, "name"], `"${name}" is too long for a VM lab wire: its bridge "w-${name}" must fit a 15-character interface name`);
+    });
+  }
   spec.hosts.forEach((h, i) => {
-    if (h.bmc) add(["hosts", i, "bmc"], `a sim host has no BMC; remove bmc from simulated labs`);
-    if (h.nic?.pci) add(["hosts", i, "nic", "pci"], `a sim host's NIC is a veth with no PCI address; use nic.name`);
+    if (h.bmc) add(["hosts", i, "bmc"], `a ${kind} has no BMC; remove bmc from simulated labs`);
+    if (h.nic?.pci) add(["hosts", i, "nic", "pci"], vm ? `a VM lab host's data NIC is named by the lab; use nic.name` : `a sim host's NIC is a veth with no PCI address; use nic.name`);
     if (h.address !== undefined && nets.managementNet && !cidrContains(nets.managementNet, h.address)) {
       add(["hosts", i, "address"], `${h.address} is outside sim.managementNet ${sim.managementNet}`);
     }
@@ -343,15 +356,24 @@ function simProblems(spec: LabSpec): Problem[] {
       add(["hosts", i, "nic", "address"], `${h.nic.address} is outside sim.dataNet ${sim.dataNet}`);
     }
     const hw = h.require.filter((r) => r !== "zerocopy" && r !== "vhost-net" && r !== "kvm");
-    if (hw.length > 0) add(["hosts", i, "require"], `a sim host has veth NICs and cannot require ${hw.join(", ")}`);
+    if (hw.length > 0) add(["hosts", i, "require"], `a ${kind} has ${vm ? "virtio-net" : "veth"} NICs and cannot require ${hw.join(", ")}`);
     if (h.tuning) {
-      for (const key of ["irqbalance", "governor", "irqAffinity"] as const) {
-        if (h.tuning[key] !== undefined) add(["hosts", i, "tuning", key], `changes the whole machine, which a sim must not do; allowed in a sim: mtu, offloads, rings`);
+      // A VM is a whole machine of its own: its IRQs and irqbalance may be tuned; it has no cpufreq.
+      for (const key of vm ? (["governor"] as const) : (["irqbalance", "governor", "irqAffinity"] as const)) {
+        if (h.tuning[key] === undefined) continue;
+        add(["hosts", i, "tuning", key], vm ? `a VM has no CPU frequency scaling; remove governor from VM lab hosts` : `changes the whole machine, which a sim must not do; allowed in a sim: mtu, offloads, rings`);
       }
     }
-    if (h.ssh.key) add(["hosts", i, "ssh", "key"], `sim hosts use a key generated per stack; remove ssh.key`);
-    if (h.ssh.port !== 22) add(["hosts", i, "ssh", "port"], `sim hosts listen on port 22 in their own namespace; remove ssh.port`);
-    if (`${sim.prefix}-${h.name}`.length > 15) add(["hosts", i, "name"], `"${h.name}" is too long for a sim host: "${sim.prefix}-${h.name}" must fit a 15-character interface name`);
+    if (h.ssh.key) add(["hosts", i, "ssh", "key"], `${kind}s use a key generated per stack; remove ssh.key`);
+    if (h.ssh.port !== 22) add(["hosts", i, "ssh", "port"], `${kind}s listen on port 22${vm ? "" : " in their own namespace"}; remove ssh.port`);
+    if (vm) {
+      // Its taps in the lab's namespace: m-NAME (management) and d-NAME-N (one per wire).
+      if (`d-${h.name}-0`.length > 15) add(["hosts", i, "name"], `"${h.name}" is too long for a VM lab host: at most 11 characters (its taps are named after it)`);
+      if (h.vm?.memory !== undefined && (parseSize(h.vm.memory) ?? 0) < 256 * 1024 * 1024) add(["hosts", i, "vm", "memory"], `${describe(h.vm.memory)} is not a size of at least 256M, like 1536M`);
+    } else {
+      if (`${sim.prefix}-${h.name}`.length > 15) add(["hosts", i, "name"], `"${h.name}" is too long for a sim host: "${sim.prefix}-${h.name}" must fit a 15-character interface name`);
+      if (h.vm) add(["hosts", i, "vm"], `applies only to VM lab hosts (sim.hosts: vm)`);
+    }
   });
   spec.guests.forEach((g, i) => {
     if (g.image !== undefined) add(["guests", i, "image"], `a sim guest boots a built kernel (kernel:), not a disk image`);

@@ -68,7 +68,8 @@ const same = (a: unknown, b: unknown) => a === null || b === null || JSON.string
 
 /** In words: "vhost not effective, no /dev/vhost-net", "vhost effective, zero-copy not effective". */
 export function describeDatapath(d: EffectiveDatapath): string {
-  if (d.vhost === false) return `vhost not effective${d.note ? `, ${d.note}` : ""}`;
+  // The topology's note starts with what was asked ("vhost requested, but ..."); the reason is the rest.
+  if (d.vhost === false) return `vhost not effective${d.note ? `, ${d.note.replace(/^vhost requested, but /, "")}` : ""}`;
   const vhost = d.vhost === true ? "vhost effective" : "vhost unknown";
   return `${vhost}, zero-copy ${d.zeroCopy === true ? "effective" : d.zeroCopy === false ? "not effective" : "unknown"}`;
 }

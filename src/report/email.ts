@@ -56,7 +56,13 @@ export function renderEmail(report: Report, reproducer: { labFile?: string; comm
   if (report.summary.length) out.push(...wrap(`(${verdictRules(report)})`), "");
   for (const t of report.tables) {
     out.push(`${t.test}, ${t.unit === "Mb/s" ? "Mb/s" : "transactions/s"} +- 95% CI, CPU in % of one CPU:`, "");
-    const rows = t.rows.map((r: Row) => [r.sizeLabel, r.label, fixed(r.result?.mean), r.result?.ci95 ? fixed(r.result.ci95.half) : "", fixed(r.qemuCpuPct?.mean), fixed(r.vhostCpuPct?.mean), fixed(r.irqPerSec?.mean, 0), shortDelta(r), verdictText(r)]);
+    // Labels like 20250131T120000Z:baseline do not fit 72 columns: short names and a legend then.
+    const long = [...new Set(t.rows.map((r) => r.label))];
+    const short = new Map(long.map((l, i) => [l, Math.max(...long.map((x) => x.length)) > 14 ? `v${i + 1}` : l]));
+    const name = (l: string) => short.get(l) ?? l;
+    for (const [l, v] of short) if (v !== l) out.push(`  ${v} = ${l}`);
+    if (long.some((l) => short.get(l) !== l)) out.push("");
+    const rows = t.rows.map((r: Row) => [r.sizeLabel, name(r.label), fixed(r.result?.mean), r.result?.ci95 ? fixed(r.result.ci95.half) : "", fixed(r.qemuCpuPct?.mean), fixed(r.vhostCpuPct?.mean), fixed(r.irqPerSec?.mean, 0), shortDelta(r), verdictText(r)]);
     out.push(...textTable(["size", "variant", t.unit === "Mb/s" ? "Mb/s" : "trans/s", "+-", "qemu", "vhost", "irq/s", "delta", "verdict"], rows, [1, 8]));
     const per = metricRows(t).filter((m) => m.c);
     if (per.length) {
@@ -66,7 +72,7 @@ export function renderEmail(report: Report, reproducer: { labFile?: string; comm
           ["size", "variant", "figure", "change [95% CI]", "p", "verdict"],
           per.map((m) => {
             const c = metricCells(m);
-            return [c[0], c[1], c[2], c[3], c[5], m.c!.verdict];
+            return [c[0], name(c[1]), c[2], c[3], c[5], m.c!.verdict];
           }),
           [1, 2, 5],
         ),
@@ -114,8 +120,16 @@ export function environmentLines(env: Record<string, any>): string[] {
   const nic = env.nic ?? {};
   const bits = [env.qemu ? `QEMU ${String(env.qemu).replace(/^QEMU emulator version /, "")}${env.accel ? ` (${env.accel})` : ""}` : "", nic.driver ? `NIC ${nic.name ?? ""} ${nic.driver}${nic.speedMbps ? ` ${nic.speedMbps} Mb/s` : ""}${nic.mtu ? ` MTU ${nic.mtu}` : ""}` : "", env.tuning?.governor ? `governor ${env.tuning.governor}` : ""].filter(Boolean);
   if (bits.length) lines.push(bits.join("; "));
-  for (const [v, s] of Object.entries((env.variants ?? {}) as Record<string, any>))
-    lines.push(`${v}: vhost ${s?.vhost?.effective === true ? "effective" : s?.vhost?.effective === false ? `not effective${s.vhost.note ? ` (${s.vhost.note})` : ""}` : "?"}, zero-copy ${s?.zeroCopy?.effective === true ? "effective" : s?.zeroCopy?.effective === false ? "not effective" : "?"}`);
+  // Variants whose state reads the same share a line.
+  const states = new Map<string, string[]>();
+  for (const [v, s] of Object.entries((env.variants ?? {}) as Record<string, any>)) {
+    const state =
+      s?.vhost?.effective === false
+        ? `vhost not effective${s.vhost.note ? ` (${s.vhost.note})` : ""}`
+        : `vhost ${s?.vhost?.effective === true ? "effective" : "?"}, zero-copy ${s?.zeroCopy?.effective === true ? "effective" : s?.zeroCopy?.effective === false ? "not effective" : "?"}`;
+    states.set(state, [...(states.get(state) ?? []), v]);
+  }
+  for (const [state, vs] of states) lines.push(`${vs.join(", ")}: ${state}`);
   if (env.sim?.simulated) lines.push("a sim lab (namespaces on one machine): not a 10GbE wire; see the run's environment for what it cannot show");
   return lines;
 }

@@ -148,7 +148,7 @@ function tableHtml(t: Table): string {
     `<table><thead><tr><th>size</th><th>variant</th><th>${t.unit === "Mb/s" ? "throughput Mb/s" : "transactions/s"} ± 95% CI</th><th>qemu CPU %</th><th>vhost CPU %</th><th>irq/s</th><th>${esc(lineRateHeader(t))}</th><th>Δ vs baseline [95% CI]</th><th>verdict</th></tr></thead>`,
     `<tbody>${rows.join("\n")}</tbody></table>`,
     notes.length ? `<ul class="notes">${notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : "",
-    simpleTable(METRIC_HEADER, metricRows(t).map(metricCells), "metrics"),
+    simpleTable(METRIC_HEADER, metricRows(t).map(metricCells), "metrics", `${t.test}: every figure against the baseline`),
   ].join("\n");
 }
 
@@ -159,10 +159,10 @@ function verdictCell(v: string): string {
 }
 
 /** A table whose last text column is a verdict: the per-figure and per-patch tables. */
-function simpleTable(header: string[], rows: string[][], cls: string, verdictAt = header.indexOf("verdict")): string {
+function simpleTable(header: string[], rows: string[][], cls: string, caption?: string, verdictAt = header.indexOf("verdict")): string {
   if (!rows.length) return "";
   const tr = (cells: string[]) => `<tr>${cells.map((c, i) => (i === verdictAt ? verdictCell(c) : `<td>${esc(c)}</td>`)).join("")}</tr>`;
-  return `<table class="${cls}"><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map(tr).join("\n")}</tbody></table>`;
+  return `<table class="${cls}">${caption ? `<caption>${esc(caption)}</caption>` : ""}<thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map(tr).join("\n")}</tbody></table>`;
 }
 
 export function renderHtml(report: Report): string {
@@ -187,7 +187,9 @@ td:nth-child(2), th:nth-child(2) { text-align: left; }
 tr.seed td { color: #666; font-style: italic; }
 .notes { color: #8a4b00; }
 .plots svg { display: block; margin: 16px 0; }
-td.verdict { text-align: left; }
+td.verdict, th:last-child { text-align: left; }
+table:not(.metrics):not(.patches) td.verdict { white-space: nowrap; }
+caption { text-align: left; font-weight: bold; padding: 4px 0; }
 td.improved { color: #1a7f37; font-weight: bold; }
 td.regressed { color: #c62828; font-weight: bold; }
 td.undecided { color: #666; }

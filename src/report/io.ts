@@ -26,7 +26,9 @@ export function preflight(dir: string): void {
     try {
       const o = JSON.parse(fs.readFileSync(runFile, "utf8"))?.options;
       const n = (v: unknown) => (Array.isArray(v) ? v.length : 0);
-      if (o && typeof o === "object") claimed = n(o.variants) * n(o.tests) * n(o.sizes) * (typeof o.repetitions === "number" ? o.repetitions : 0);
+      // Under --until-ci a cell may have up to maxReps repetitions.
+      const reps = Math.max(typeof o?.repetitions === "number" ? o.repetitions : 0, typeof o?.maxReps === "number" ? o.maxReps : 0);
+      if (o && typeof o === "object") claimed = n(o.variants) * n(o.tests) * n(o.sizes) * reps;
     } catch {
       // loadRun says what is wrong with the JSON
     }
@@ -105,7 +107,10 @@ export function writeWhole(file: string, content: string, what = "--html"): void
     fs.mkdirSync(path.dirname(abs), { recursive: true });
     const fd = fs.openSync(tmp, "wx", 0o644);
     try {
-      fs.writeSync(fd, content);
+      // write(2) may write less than asked (a full disk, a file size limit): go on until all is
+      // written, so the failure surfaces here instead of a truncated page being renamed into place.
+      const buf = Buffer.from(content);
+      for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

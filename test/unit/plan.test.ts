@@ -47,4 +47,24 @@ describe("planLab", () => {
     assert.equal(p.hosts[0].nic?.name, "0000:03:00.0");
     assert.equal(p.hosts[0].sim, undefined);
   });
+
+  it("a VM lab: one namespace with the management bridge, a tap per NIC, stable MACs, no sim namespaces", () => {
+    const p = planLab(lab("vmlab"));
+    assert.equal(p.sim, undefined, "no netns sim bridge");
+    assert.deepEqual({ ...p.vm, wires: undefined }, {
+      ns: "ixv-lab", bridge: "mgmt", bridgeCidr: "198.18.20.1/24", uplink: "ixvup", uplinkCidr: "198.18.20.254/24",
+      repoListen: "198.18.20.1:8080", bootTimeoutSeconds: 600, imagePackages: [], wires: undefined,
+    });
+    assert.deepEqual(p.vm!.wires, [{ link: "wire", bridge: "w-wire", taps: ["d-dut-0", "d-peer-0"], mtu: 1500 }]);
+    assert.deepEqual(p.hosts.map((h) => h.sim), [undefined, undefined], "VM hosts are reached like real hosts: no sim namespace");
+    const [dut, peer] = p.hosts.map((h) => h.vm!);
+    assert.equal(dut.managementCidr, "198.18.20.10/24");
+    assert.equal(peer.managementCidr, "198.18.20.11/24");
+    assert.deepEqual([dut.cpus, dut.memoryMiB, peer.cpus, peer.memoryMiB], [2, 1536, 1, 1024], "hosts[].vm over sim.vm");
+    assert.equal(dut.tap, "m-dut");
+    assert.deepEqual(dut.nics.map((n) => [n.name, n.tap, n.mtu]), [["eth1", "d-dut-0", 1500]]);
+    for (const mac of [dut.mac, peer.mac, dut.nics[0].mac, peer.nics[0].mac]) assert.match(mac, /^52:54:00(:[0-9a-f]{2}){3}$/);
+    assert.equal(new Set([dut.mac, peer.mac, dut.nics[0].mac, peer.nics[0].mac]).size, 4, "every NIC has its own MAC");
+    assert.deepEqual(planLab(lab("vmlab")).hosts.map((h) => h.vm!.mac), [dut.mac, peer.mac], "the same on every run");
+  });
 });

@@ -1,23 +1,12 @@
 // Verdicts on synthetic runs with a known difference (seeded, so the same values everywhere), Holm
 // across the cells of one report, the datapath guard for old and new runs, and the per-patch table.
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { renderReport } from "../../src/report";
 import { compareMetric, decide, metricsFor } from "../../src/report/verdict";
-import { datapath, normals, simEnvironmentWithoutVhost, writeSyntheticRun } from "../verdict-helpers";
+import { datapath, normals, simEnvironmentWithoutVhost, scratch, writeSyntheticRun } from "../verdict-helpers";
 
-const made: string[] = [];
-const tmp = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-verdict-"));
-  made.push(d);
-  return d;
-};
-after(() => {
-  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = scratch("ixlab-verdict-");
 
 const throughput = metricsFor("TCP_STREAM")[0];
 const rowOf = (r: ReturnType<typeof renderReport>, size: number, label: string) => r.report.tables[0].rows.find((x) => x.size === size && x.label === label)!;
@@ -188,5 +177,8 @@ describe("per-patch table of a series walk", () => {
     assert.match(r.markdown, /^\| 4K \| 1: 0001-vhost-zerocopy\.patch \| p0 → p1 \| \+[23]\.\d% \[\+\d\.\d, \+\d\.\d\] \| [0-9.<]+ \| improved \| (5[5-9]|6[0-5])% \|$/m);
     assert.match(r.markdown, /^\| 4K \| whole series \(2 patches\) \| p0 → p2 \| \+5\.\d% .* \| improved \| 100% \|$/m);
     assert.match(r.html, /<table class="patches">/);
+    assert.match(r.email, /^Per patch: kernel guest, TCP_STREAM throughput \(run r1\):$/m);
+    assert.match(r.email, /^ {2}4K +1: 0001-vhost-zerocopy\.patch +\+[23]\.\d% \[\+\d\.\d, \+\d\.\d\] +improved +(5[5-9]|6[0-5])%$/m);
+    for (const l of r.email.split("\n")) assert.ok(l.length <= 72, l);
   });
 });

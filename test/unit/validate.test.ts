@@ -41,7 +41,7 @@ describe("good labs", () => {
     assert.equal(r.lab.sim?.accel, "tcg", "the sim stack asks for software emulation");
     const bare = validateLab({ name: "s", sim: {}, hosts: [{ name: "a", role: "peer" }] });
     assert.ok(bare.ok);
-    assert.deepEqual(bare.lab.sim, { prefix: "ixl", managementNet: "198.18.0.0/24", dataNet: "198.19.0.0/24", accel: "auto" });
+    assert.deepEqual(bare.lab.sim, { hosts: "netns", prefix: "ixl", managementNet: "198.18.0.0/24", dataNet: "198.19.0.0/24", accel: "auto" });
     assert.equal(r.lab.variants[0].vhost, true);
     assert.equal(r.lab.derived.activeVariant, "baseline");
     assert.equal(r.lab.derived.baseline, "baseline");

@@ -420,6 +420,7 @@ describe("scripts/ci.sh lab steps (stand-in ixlab)", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.log, /^ixlab bench --stack alpha --variants baseline,zerocopy --sizes 4K,64K --duration 10$/m);
     assert.match(r.log, /^ixlab report results\/alpha\/20250101T000000Z$/m);
+    assert.match(r.log, /^ixlab report results\/alpha\/20250101T000000Z --format email --no-html --fail-on regressed$/m);
     assert.equal(r.output, "run-dir=results/alpha/20250101T000000Z\nrun-id=20250101T000000Z\n");
     assert.match(r.summary, /^### Bench alpha\/20250101T000000Z \(exit 0\)\n\n\| size \| variant/m);
     fs.rmSync(path.join(sb.dir, "results"), { recursive: true });
