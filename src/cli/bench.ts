@@ -3,7 +3,9 @@ import * as path from "node:path";
 import { readLabFacts } from "../bench/lab-facts";
 import { BenchFlagError, benchOptions, BenchPlan, MATRIX_FLAGS, runIdFor, SCENARIOS } from "../bench/options";
 import { newRunId, openRun, ResultsError, Run } from "../bench/results";
+import { setZeroCopyCounterProbe } from "../bench/probe";
 import { runBench } from "../bench/runner";
+import { vhostZeroCopyCounterProbe } from "../remote/zerocopyProbe";
 import { readTopology } from "../pulumi/outputs";
 import { repoRoot } from "../paths";
 import { renderReport } from "../report";
@@ -77,6 +79,9 @@ export function resolveResume(arg: string, stack: string | undefined, root = rep
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // Each cell counts vhost-net's zero-copy sends, copies and completions where the dut host can
+  // (kprobes on vhost_net); elsewhere (a sim host, no module) its datapath says null.
+  setZeroCopyCounterProbe(vhostZeroCopyCounterProbe());
   const spec = { stack: "string", variants: "string", sizes: "string", duration: "string", reps: "string", tests: "string", scenario: "string", streams: "string", resume: "string", guest: "string", order: "string", "until-ci": "string", "max-reps": "string", series: "string", "keep-variant": "boolean", "no-report": "boolean" } as const;
   const { flags, positionals } = parseArgs(argv, spec, "bench");
   if (flags.help) {
