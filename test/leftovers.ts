@@ -8,6 +8,19 @@ function lines(cmd: string, args: string[]): string[] {
   return r.status === 0 ? r.stdout.split("\n").filter(Boolean) : [];
 }
 
+/** Every process here with its command line (arguments joined by spaces). */
+function processes(): [string, string][] {
+  const out: [string, string][] = [];
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p))) {
+    try {
+      out.push([pid, fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ")]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 export function leftovers(prefix: string): string[] {
   const found: string[] = [];
   const namespaces = lines("ip", ["netns", "list"]).map((l) => l.split(" ")[0]).filter((n) => n.startsWith(`${prefix}-`));
@@ -21,15 +34,7 @@ export function leftovers(prefix: string): string[] {
   }
   if (fs.existsSync("/run/ixlab")) for (const d of fs.readdirSync("/run/ixlab")) if (d.startsWith(`${prefix}-`)) found.push(`directory /run/ixlab/${d}`);
   // A process that outlived its namespace (a guest's QEMU) still names its host's state directory.
-  for (const pid of fs.readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p))) {
-    let cmd = "";
-    try {
-      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-    } catch {
-      continue;
-    }
-    if (cmd.includes(`/run/ixlab/${prefix}-`)) found.push(`process ${pid}: ${cmd.slice(0, 120)}`);
-  }
+  for (const [pid, cmd] of processes()) if (cmd.includes(`/run/ixlab/${prefix}-`)) found.push(`process ${pid}: ${cmd.slice(0, 120)}`);
   return found;
 }
 
@@ -43,13 +48,7 @@ export function vmLeftovers(prefix: string, vmCache: string): string[] {
   const ns = `${prefix}-lab`;
   if (lines("ip", ["netns", "list"]).some((l) => l.split(" ")[0] === ns)) found.push(`namespace ${ns}`);
   if (fs.existsSync(`/sys/class/net/${prefix}up`)) found.push(`interface ${prefix}up`);
-  for (const pid of fs.readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p))) {
-    let cmd = "";
-    try {
-      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-    } catch {
-      continue;
-    }
+  for (const [pid, cmd] of processes()) {
     if (cmd.includes(`ixlab-vm:${ns}:`) || cmd.includes(`/run/ixlab/vm/${ns}`) || cmd.includes(`${vmCache}/labs/${ns}`)) found.push(`process ${pid}: ${cmd.slice(0, 120)}`);
   }
   for (const d of [`${vmCache}/labs/${ns}`, `/run/ixlab/vm/${ns}`]) if (fs.existsSync(d)) found.push(`directory ${d}`);
