@@ -91,11 +91,10 @@ need_grub() {
     die "$GRUB_CFG does not source custom.cfg, where ixlab puts its entry (/etc/grub.d/41_custom missing?); restore it and run update-grub"
 }
 
-# find_entry RELEASE: the first normal (not recovery) menu entry whose linux line boots
-# /vmlinuz-RELEASE; prints "ID-PATH<TAB>TITLE" (submenu ids joined by '>', as grub-reboot takes
-# them; the title where an entry has no id) and then the entry's body lines. Fails when none.
-find_entry() {
-  awk -v want="/vmlinuz-$1" -v q="'" '
+# awk functions both menu readers share: quoted(s) is the first quoted word of s; ident(s, title) the
+# --id (or $menuentry_id_option) of a menuentry/submenu line, else its title. q is a single quote.
+# shellcheck disable=SC2016 # awk code, expanded by awk
+MENU_AWK='
     function quoted(s) {
       if (match(s, q "[^" q "]*" q) || match(s, /"[^"]*"/)) return substr(s, RSTART + 1, RLENGTH - 2)
       return ""
@@ -109,6 +108,13 @@ find_entry() {
       }
       return title
     }
+'
+
+# find_entry RELEASE: the first normal (not recovery) menu entry whose linux line boots
+# /vmlinuz-RELEASE; prints "ID-PATH<TAB>TITLE" (submenu ids joined by '>', as grub-reboot takes
+# them; the title where an entry has no id) and then the entry's body lines. Fails when none.
+find_entry() {
+  awk -v want="/vmlinuz-$1" -v q="'" "$MENU_AWK"'
     /^[ \t]*(submenu|menuentry)[ \t]/ && /\{[ \t]*$/ {
       depth++; kind[depth] = $1; title[depth] = quoted($0); id[depth] = ident($0, title[depth])
       if ($1 == "menuentry") { entry = depth; body = ""; hit = 0 }
@@ -138,25 +144,11 @@ find_entry() {
 # A saved default of "gnulinux-simple-..." or "0" is the top entry, which update-grub gives to the
 # newest kernel: after an install that is the new kernel, so it cannot be the fallback.
 entry_release() {
-  awk -v want="$1" -v q="'" '
-    function quoted(s) {
-      if (match(s, q "[^" q "]*" q) || match(s, /"[^"]*"/)) return substr(s, RSTART + 1, RLENGTH - 2)
-      return ""
-    }
-    function ident(s,   t) {
-      t = s
-      if (match(t, /\$menuentry_id_option[ \t]+/) || match(t, /--id[ \t=]+/)) {
-        t = substr(t, RSTART + RLENGTH)
-        if (substr(t, 1, 1) == q || substr(t, 1, 1) == "\"") return quoted(t)
-        split(t, w, /[ \t]/); return w[1]
-      }
-      return ""
-    }
+  awk -v want="$1" -v q="'" "$MENU_AWK"'
     function join(kind_,   i, p) { p = ""; for (i = 1; i <= depth; i++) if (kind[i] != "other") p = p (p == "" ? "" : ">") (kind_ == "id" ? id[i] : kind_ == "title" ? title[i] : idx[i]); return p }
     /^[ \t]*(submenu|menuentry)[ \t]/ && /\{[ \t]*$/ {
       n = depth + 1; idx[n] = (n in count) ? count[n] : 0; count[n] = idx[n] + 1; delete count[n + 1]
-      depth = n; kind[depth] = $1; title[depth] = quoted($0); id[depth] = ident($0)
-      if (id[depth] == "") id[depth] = title[depth]
+      depth = n; kind[depth] = $1; title[depth] = quoted($0); id[depth] = ident($0, title[depth])
       if ($1 == "menuentry") { entry = depth; rel = "" }
       next
     }

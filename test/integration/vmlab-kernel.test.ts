@@ -89,7 +89,10 @@ async function running(): Promise<string> {
   return remote("uname -r");
 }
 
-describe("VM lab: the host kernel install, its fallbacks and vhost_net, for real", { timeout: 90 * 60_000 }, () => {
+// Not in npm test: it takes 45+ min under TCG on a busy machine; `npm run test:vm` runs it.
+const skip = process.env.IXLAB_VM_TESTS === "1" ? false : "the VM lab's kernel test runs with `npm run test:vm` (45+ min under TCG)";
+
+describe("VM lab: the host kernel install, its fallbacks and vhost_net, for real", { timeout: 90 * 60_000, skip }, () => {
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ixk-vmk-"));
     pwFile = path.join(tmp, "bmc-password");
