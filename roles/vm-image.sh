@@ -20,7 +20,7 @@
 [ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Bump when the build below changes what an image holds (the key then changes and images rebuild).
-FORMAT=3
+FORMAT=4
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 SECURITY=http://deb.debian.org/debian-security
@@ -144,8 +144,9 @@ done <"$s/nics"
 mgmt=$(head -n 1 "$s/nics" | cut -d' ' -f2)
 ip link set dev lo up
 # IPv4 only, from 198.18.0.0/15: no IPv6 link-local address on any NIC (sysctl.d says so too, for
-# NICs that come later); the data NICs are addressed by ixlab's host roles, as on a real host.
-sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+# NICs that come later); the data NICs are addressed by ixlab's host roles, as on a real host. A
+# kernel built without IPv6 (the VM-host kernel) has no such knob, and must still get its address.
+[ ! -d /proc/sys/net/ipv6 ] || sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip link set dev "$mgmt" up
 ip -4 addr replace "$(cat "$s/address")" dev "$mgmt"
 EOF
