@@ -141,7 +141,11 @@ function netserverPid(): number {
   return pid;
 }
 
-describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60_000 }, () => {
+// About 15-20 min on 2 cores (ten job checkouts, each with its own npm ci): with the one-time builds a
+// new machine's `npm test` would pass CI's hour, so it runs with `npm run test:gitops`.
+const skip = process.env.IXLAB_GITOPS_TESTS === "1" ? false : "the GitOps pipeline test runs with `npm run test:gitops` (15-20 min under act)";
+
+describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60_000, skip }, () => {
   const start = Date.now();
   let actCacheBefore = false;
 
@@ -180,7 +184,7 @@ describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60
     const file = simTestStack(STACK, PREFIX, 60);
     fs.copyFileSync(file, path.join(repo, `Pulumi.${STACK}.yaml`));
     fs.rmSync(file);
-    git("add", `Pulumi.${STACK}.yaml`);
+    git("add", "-f", `Pulumi.${STACK}.yaml`);
     git("commit", "-q", "-m", `lab ${STACK}`);
     git("checkout", "-q", "main");
     // The unit step runs one file (the workflows' own tests, actionlint included): npm test runs them all.
