@@ -186,23 +186,18 @@ describe("per-patch table of a series walk", () => {
 
   it("a walk still going (the last prefix missing): the patches measured so far, no whole-series row, no verdict for the missing", () => {
     const g = normals(9);
-    const dir = writeSyntheticRun(tmp(), {
+    const spec = {
       variants: ["p0", "p1", "p2"],
       sizes: [4096],
       repetitions: 3,
       options: { series: { kernel: "guest", prefixes: [{ variant: "p0", patches: [] }, { variant: "p1", patches: ["a.patch"] }, { variant: "p2", patches: ["a.patch", "b.patch"] }] } },
-      figures: (v) => ({ mbps: g(v === "p0" ? 5000 : 5200, 10) }),
-    });
-    fs.rmSync(path.join(dir, "cells"), { recursive: true });
-    fs.mkdirSync(path.join(dir, "cells"));
-    const full = writeSyntheticRun(tmp(), {
-      variants: ["p0", "p1", "p2"],
-      sizes: [4096],
-      repetitions: 3,
-      options: { series: { kernel: "guest", prefixes: [{ variant: "p0", patches: [] }, { variant: "p1", patches: ["a.patch"] }, { variant: "p2", patches: ["a.patch", "b.patch"] }] } },
-      figures: (v) => ({ mbps: g(v === "p0" ? 5000 : 5200, 10) }),
-    });
-    for (const c of fs.readdirSync(path.join(full, "cells")).filter((c) => !c.startsWith("p2."))) fs.cpSync(path.join(full, "cells", c), path.join(dir, "cells", c), { recursive: true });
+      figures: (v: string) => ({ mbps: g(v === "p0" ? 5000 : 5200, 10) }),
+    };
+    // The whole walk written, then a copy of it without p2's cells (as a killed or running walk has).
+    const full = writeSyntheticRun(tmp(), spec);
+    const dir = path.join(tmp(), "partial");
+    fs.cpSync(full, dir, { recursive: true });
+    for (const c of fs.readdirSync(path.join(dir, "cells")).filter((c) => c.startsWith("p2."))) fs.rmSync(path.join(dir, "cells", c), { recursive: true });
     const r = renderReport([dir], { html: false });
     assert.deepEqual(r.report.series![0].rows.map((x) => [x.index, x.comparison.verdict]), [[1, "improved"]]);
     assert.equal(rowOf(r, 4096, "p2").comparison, undefined);
