@@ -97,7 +97,9 @@ do_tcpdump_start() {
   mkdir -p "$BENCH_DIR"
   : >"$BENCH_DIR/tcpdump.$NIC.log"
   # -c bounds the capture even if nobody stops it; nothing is written but the counts.
-  start_detached "$BENCH_DIR/tcpdump.$NIC.pid" "$BENCH_DIR/tcpdump.$NIC.log" tcpdump -i "$NIC" -w /dev/null -c "$opt_count"
+  # --immediate-mode: packets reach tcpdump as they arrive, not in buffered blocks, so the count it
+  # prints when stopped is every packet it saw (a short capture otherwise counted 0).
+  start_detached "$BENCH_DIR/tcpdump.$NIC.pid" "$BENCH_DIR/tcpdump.$NIC.log" tcpdump -i "$NIC" --immediate-mode -w /dev/null -c "$opt_count"
   wait_for 10 "tcpdump on $NIC to start" grep -q 'listening on' "$BENCH_DIR/tcpdump.$NIC.log" ||
     die "tcpdump on $NIC did not start: $(tail -n 3 "$BENCH_DIR/tcpdump.$NIC.log" | tr '\n' ' ')"
   changed "started tcpdump on $NIC (pid $(head -n 1 "$BENCH_DIR/tcpdump.$NIC.pid"))"
