@@ -25,6 +25,17 @@ log() { printf '%s: %s\n' "$IXLAB_ROLE" "$*" >&2; }
 ok() { printf 'ok: %s\n' "$*"; }
 changed() { _ixlab_changed=$((_ixlab_changed + 1)); printf 'changed: %s\n' "$*"; }
 die() { printf '%s: error: %s\n' "$IXLAB_ROLE" "$*" >&2; exit 1; }
+# remove_owned_dir DIR MARKER OWNER [WHAT]: removes a directory ixlab made (it holds MARKER), refusing
+# one it did not make, so a wrong path can never remove someone else's files.
+remove_owned_dir() {
+  if [ -d "$1" ]; then
+    [ -e "$1/$2" ] || die "$1 is not $3's directory; refusing to remove it"
+    rm -rf "$1"
+    changed "removed $1${4:+ ($4)}"
+  else
+    ok "$1 is absent"
+  fi
+}
 # Exit status 2: the role was called wrongly (unknown action or flag, bad value).
 usage_error() { printf '%s: error: %s\n' "$IXLAB_ROLE" "$*" >&2; exit 2; }
 # Exit status 3 from check means "state is wrong", distinct from a failure to check at all.

@@ -134,13 +134,7 @@ do_delete() {
     ip -n "$NS" addr del "$opt_address/32" dev "$opt_bridge"
     changed "removed the BMC address $opt_address from $NS:$opt_bridge"
   fi
-  if [ -d "$DIR" ]; then
-    [ -e "$DIR/$MARKER" ] || die "$DIR is not an ixlab BMC's directory; refusing to remove it"
-    rm -rf "$DIR"
-    changed "removed $DIR"
-  else
-    ok "$DIR is absent"
-  fi
+  remove_owned_dir "$DIR" "$MARKER" "an ixlab BMC"
 }
 
 do_check() {

@@ -207,13 +207,7 @@ do_delete() {
   else
     ok "tap $NS:$opt_tap is absent"
   fi
-  if [ -d "$DIR" ]; then
-    [ -e "$DIR/$MARKER" ] || die "$DIR is not an ixlab VM's directory; refusing to remove it"
-    rm -rf "$DIR"
-    changed "removed $DIR (overlay, seed disk, host key, console log)"
-  else
-    ok "$DIR is absent"
-  fi
+  remove_owned_dir "$DIR" "$MARKER" "an ixlab VM" "overlay, seed disk, host key, console log"
   rmdir "$(dirname "$DIR")" "$(dirname "$(dirname "$DIR")")" 2>/dev/null || true
 }
 
