@@ -1,10 +1,8 @@
 // Stack config -> validated lab model, for the Pulumi program. A bad lab stops the program before any
 // resource is declared, with the same one-line-per-problem messages as `ixlab validate`.
 import * as pulumi from "@pulumi/pulumi";
-import * as dotenv from "dotenv";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { Lab, SecretRef } from "../src/lab/model";
+import { loadDotenv, readEnvSecret } from "../src/lab/secrets";
 import { SeriesPrefix, seriesPrefix } from "../src/lab/series";
 import { resolveVariant, RunningVariant } from "../src/lab/variant";
 import { formatProblem, validateLab } from "../src/lab/validate";
@@ -13,7 +11,7 @@ import { repoRoot } from "../src/paths";
 export function loadLab(): Lab {
   const root = repoRoot();
   // .env holds local secrets (key paths, BMC passwords) for labs that do not use Pulumi secret config.
-  dotenv.config({ path: path.join(root, ".env"), quiet: true });
+  loadDotenv();
   const raw = new pulumi.Config("ixlab").getObject<unknown>("lab");
   const result = validateLab(raw, { baseDir: root });
   if (!result.ok) {
@@ -30,19 +28,11 @@ export function loadLab(): Lab {
  */
 export function resolveSecret(ref: SecretRef, where: string): pulumi.Output<string> {
   if (ref.secret) return new pulumi.Config("ixlab").requireSecret(ref.secret);
-  const name = ref.env as string;
-  const value = process.env[name];
-  if (value === undefined || value === "") {
-    throw new pulumi.RunError(`${where}: environment variable ${name} is not set (set it, or put it in .env)`);
+  try {
+    return pulumi.secret(readEnvSecret(ref.env as string, where));
+  } catch (e) {
+    throw new pulumi.RunError((e as Error).message);
   }
-  if (name.endsWith("_FILE")) {
-    try {
-      return pulumi.secret(fs.readFileSync(value, "utf8"));
-    } catch (e) {
-      throw new pulumi.RunError(`${where}: cannot read ${name}=${value}: ${(e as NodeJS.ErrnoException).code}`);
-    }
-  }
-  return pulumi.secret(value);
 }
 
 /**

@@ -16,7 +16,7 @@ import { planGuests } from "../src/lab/guest";
 import { Peer } from "./peer";
 import { SimFabric } from "./simFabric";
 import { VmFabric } from "./vmFabric";
-import { netnsSim } from "../src/lab/model";
+import { netnsSim, SecretRef } from "../src/lab/model";
 
 const lab = loadLab();
 const plan = planLab(lab);
@@ -32,14 +32,17 @@ const variant = runningVariant(lab);
 const prefix = runningSeriesPrefix(lab);
 
 const hosts: Record<string, Host> = {};
-const keys: Record<string, pulumi.Output<string>> = {};
+// Keys this stack generated (the embedded labs'); a real lab's key stays where the lab file says it is.
+const generatedKeys: Record<string, pulumi.Output<string>> = {};
+const keyRefs: Record<string, SecretRef> = {};
 for (const [i, spec] of lab.hosts.entries()) {
   const hostPlan = plan.hosts[i];
-  keys[spec.name] = fabric ? fabric.privateKey : resolveSecret(spec.ssh.key!, `lab.hosts[${i}].ssh.key`);
+  if (fabric) generatedKeys[spec.name] = fabric.privateKey;
+  else keyRefs[spec.name] = spec.ssh.key!;
   hosts[spec.name] = new Host(spec.name, {
     plan: hostPlan,
     spec,
-    privateKey: keys[spec.name],
+    privateKey: fabric ? fabric.privateKey : resolveSecret(spec.ssh.key!, `lab.hosts[${i}].ssh.key`),
     publicKey: fabric?.publicKey,
     reachableAfter: fabric?.hostReady[spec.name],
     generation: fabric?.hostGeneration[spec.name],
@@ -140,5 +143,9 @@ export const topology = pulumi
     variant,
   }));
 
-/** SSH private keys by host, for `ixlab ssh` and the bench (a secret: shown only with --show-secrets). */
-export const sshKeys = pulumi.secret(pulumi.all(keys));
+/**
+ * SSH private keys by host that this stack generated, for `ixlab ssh` and the bench (a secret: shown only
+ * with --show-secrets). A real lab's hosts are in `sshKeyRefs` instead: where the key is, never the key.
+ */
+export const sshKeys = pulumi.secret(pulumi.all(generatedKeys));
+export const sshKeyRefs = keyRefs;

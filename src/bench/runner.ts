@@ -2,7 +2,8 @@
 // cell sampled on the dut host around a netperf run in the guest and written the moment it ends.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { readTopology, stackOutput, Topology, TopologyGuest, TopologyHost } from "../pulumi/outputs";
+import { hostKeys } from "../pulumi/keys";
+import { readTopology, Topology, TopologyGuest, TopologyHost } from "../pulumi/outputs";
 import { streamPulumi } from "../pulumi/cli";
 import { repoRoot } from "../paths";
 import { guestCellScript, netperfCommand, parseGuestCell } from "./cell";
@@ -83,7 +84,7 @@ class Lab {
     private readonly guestName: string | undefined,
   ) {
     this.topology = readTopology(stack);
-    this.keys = stackOutput<Record<string, string>>(stack, "sshKeys", true);
+    this.keys = hostKeys(stack);
     this.bind();
   }
 

@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeSecretDir } from "../remote/secretDir";
-import { readTopology, stackOutput } from "../pulumi/outputs";
+import { hostKeys } from "../pulumi/keys";
+import { readTopology } from "../pulumi/outputs";
 import { parseArgs } from "./args";
 import { EXIT_OK, UsageError } from "./exit";
 
@@ -41,10 +42,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!m.hostKey) throw new UsageError(`ixlab ssh: ${host ? "host" : "guest"} ${name} has no pinned host key yet; run: ixlab pulumi up --stack ${stack}`);
   // A guest authorizes the key of the host it runs on.
   const keyOf = host ? host.name : guest!.host;
-  const keys = stackOutput<Record<string, string>>(stack, "sshKeys", true);
+  const key = hostKeys(stack)[keyOf];
+  if (!key) throw new UsageError(`ixlab ssh: stack ${stack} has no SSH key for host ${keyOf}; run: ixlab pulumi up --stack ${stack}`);
   const dir = makeSecretDir("ssh");
   try {
-    fs.writeFileSync(path.join(dir, "key"), keys[keyOf].endsWith("\n") ? keys[keyOf] : `${keys[keyOf]}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "key"), key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
     fs.writeFileSync(path.join(dir, "known_hosts"), `${m.port === 22 ? m.address : `[${m.address}]:${m.port}`} ${m.hostKey}\n`, { mode: 0o600 });
     const args = ["-i", path.join(dir, "key"), "-p", String(m.port), "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${path.join(dir, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", ...(command.length === 0 && process.stdin.isTTY ? ["-t"] : []), `${m.user}@${m.address}`, ...command];
     return await new Promise<number>((resolve, reject) => {

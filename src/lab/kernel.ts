@@ -96,6 +96,13 @@ function sha256File(file: string): string {
   return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
+/** The builder's running config (what kernel-build.sh's `--base running` copies), or why there is none. */
+function runningConfig(where: string): string {
+  const file = `/boot/config-${run("uname", ["-r"])}`;
+  if (!fs.existsSync(file)) throw fieldError(where, "config.base", `"running" takes this machine's running kernel config, but ${file} does not exist here; name a config file, or use defconfig or tinyconfig`);
+  return file;
+}
+
 function run(cmd: string, args: string[]): string | undefined {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   return r.status === 0 ? r.stdout.trim() : undefined;
@@ -157,7 +164,7 @@ export function planKernelBuild(k: Kernel, labName: string, stack: string, root:
     patches: patches.map((p) => [path.basename(p), sha256File(p)]),
     fragments: fragments.map((f) => [path.relative(root, f), sha256File(f)]),
     base: base === k.config.base ? base : `file:${sha256File(base)}`,
-    runningConfig: base === "running" ? sha256File(`/boot/config-${run("uname", ["-r"])}`) : undefined,
+    runningConfig: base === "running" ? sha256File(runningConfig(where)) : undefined,
     localversion: k.localversion ?? "",
     compiler: run("gcc", ["--version"])?.split("\n")[0] ?? "gcc missing",
   };

@@ -2,6 +2,7 @@
 // declares, how they depend on each other, and that no secret reaches the topology. (The real engine
 // runs the same program in test/integration.)
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
@@ -32,8 +33,9 @@ const nameOf = (urn: string) => {
   return `${type.split("$").pop()!.split(":").pop()} ${name}`;
 };
 
-async function declare(stackFile: string, env: Record<string, string> = {}): Promise<{ resources: Declared[]; outputs: Record<string, unknown>; wiring: Record<string, Wiring> }> {
+async function declare(stackFile: string, env: Record<string, string> = {}, edit: (lab: any) => void = () => {}): Promise<{ resources: Declared[]; outputs: Record<string, unknown>; wiring: Record<string, Wiring> }> {
   const lab = parse(fs.readFileSync(`${ROOT}/${stackFile}`, "utf8")).config["ixlab:lab"];
+  edit(lab);
   Object.assign(process.env, env);
   const resources: Declared[] = [];
   pulumi.runtime.setAllConfig({ "ixlab:lab": JSON.stringify(lab) });
@@ -77,8 +79,8 @@ async function declare(stackFile: string, env: Record<string, string> = {}): Pro
   for (const m of Object.keys(require.cache)) if (m.startsWith(`${ROOT}/build/infra/`)) delete require.cache[m];
   const program = require(`${ROOT}/build/infra/index.js`);
   const outputs: Record<string, unknown> = {};
-  for (const key of ["topology", "sshKeys"]) {
-    outputs[key] = await new Promise((resolve) => (program[key] as pulumi.Output<unknown>).apply(resolve));
+  for (const key of ["topology", "sshKeys", "sshKeyRefs"]) {
+    outputs[key] = await new Promise((resolve) => pulumi.output(program[key]).apply(resolve));
   }
   // Registrations finish asynchronously (dynamic providers are serialized first): wait until quiet.
   for (let seen = -1; seen !== resources.length; ) {
@@ -200,6 +202,32 @@ describe("resource graph", () => {
     const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
     assert.deepEqual(byName["dut-vhostnet"].inputs.args, ["--zcopytx", "1", "--no-load"]);
     assert.deepEqual(byName["vm1-qemu"].inputs.triggers, ["zcopytx=1"]);
+  });
+
+  it("exports no key of a real lab: the outputs say where each host's key is, never the key", async () => {
+    const tmp = fs.mkdtempSync(`${require("node:os").tmpdir()}/ixlab-graphkey-`);
+    const keyFile = `${tmp}/id`;
+    spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", keyFile]);
+    const material = fs.readFileSync(keyFile, "utf8").split("\n")[1]; // a line of the key itself
+    try {
+      // The example's kernel tree is a path on the user's builder: a stand-in repository here.
+      const git = (...a: string[]) => spawnSync("git", ["-C", `${tmp}/net-next.git`, "-c", "user.name=t", "-c", "user.email=t@t", ...a]);
+      fs.mkdirSync(`${tmp}/net-next.git`);
+      git("init", "-q", "-b", "vhost-zcopy-v6");
+      git("commit", "-q", "--allow-empty", "-m", "stand-in");
+      const { outputs } = await declare("Pulumi.example-lab.yaml", { LAB_SSH_KEY_FILE: keyFile, LAB_BMC_PASSWORD: "bmc-password-material" }, (lab) => {
+        lab.kernels[0].source.url = `${tmp}/net-next.git`;
+        lab.kernels[0].config.base = "defconfig"; // "running": this machine has no /boot/config
+      });
+      assert.deepEqual(outputs.sshKeys, {}, "the stack made no key, so it exports none");
+      assert.deepEqual(outputs.sshKeyRefs, { dut: { env: "LAB_SSH_KEY_FILE" }, peer: { env: "LAB_SSH_KEY_FILE" } });
+      const text = JSON.stringify(outputs);
+      assert.ok(!text.includes(material) && !text.includes("bmc-password-material"), "no secret in any output");
+    } finally {
+      delete process.env.LAB_SSH_KEY_FILE;
+      delete process.env.LAB_BMC_PASSWORD;
+      fs.rmSync(tmp, { recursive: true });
+    }
   });
 
   it("keys kernel builds by content: same inputs, same key; a changed fragment, a new key", async () => {
