@@ -132,3 +132,21 @@ export function buildSimGuestKernel(scope: string): { bzImage: string; release: 
     remove: () => void spawnSync("bash", [role, "delete", "--key", plan.key, "--out", plan.out], { encoding: "utf8" }),
   };
 }
+
+/**
+ * What matters in a failed pulumi run's output, for an assertion message: the resource steps that
+ * failed or changed, the Diagnostics section and the summary (a full `up` log with its topology output
+ * would bury the cause, and CI shows only the tail of the test log). Capped at `max` lines.
+ */
+export function pulumiProblem(output: string, max = 80): string {
+  const lines = output.split("\n");
+  const picked: string[] = [];
+  let section = "";
+  for (const line of lines) {
+    if (/^\S/.test(line)) section = line.trim();
+    const step = /^\s+[+~\-]{1,2}\s+\S+:\S+ /.test(line) && !/ (creating|updating|deleting|replacing) \(/.test(line);
+    if (section.startsWith("Diagnostics:") || section.startsWith("Resources:") || /^error:|\berror:|failed/.test(line) || step) picked.push(line);
+  }
+  const kept = picked.filter((l, i) => l.trim() !== "" || (i > 0 && picked[i - 1].trim() !== ""));
+  return kept.length > max ? [...kept.slice(0, max / 2), `... (${kept.length - max} lines)`, ...kept.slice(-max / 2)].join("\n") : kept.join("\n");
+}

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { capturePulumi, ensureStack } from "../../src/pulumi/cli";
 import { cacheDir } from "../../src/paths";
-import { ROOT, simTestStack } from "../helpers";
+import { pulumiProblem, ROOT, simTestStack } from "../helpers";
 import { leftovers } from "../leftovers";
 
 const STACK = "simtest";
@@ -58,12 +58,12 @@ describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
 
   it("comes up from nothing", () => {
     const r = timed("up", "up", "--yes", "--skip-preview");
-    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.status, 0, pulumiProblem(r.stdout + r.stderr));
   });
 
   it("reports no changes on a second up", () => {
     const r = timed("noopUp", "up", "--yes", "--skip-preview", "--expect-no-changes");
-    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.status, 0, pulumiProblem(r.stdout + r.stderr));
   });
 
   let topology: any;
@@ -158,12 +158,13 @@ describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
     assert.equal(kill.status, 0, kill.stderr);
     assert.notEqual(pulumi("preview", "--expect-no-changes").status, 0, "preview must see the dead guest");
     const up = pulumi("up", "--yes", "--skip-preview");
-    assert.equal(up.status, 0, up.stdout + up.stderr);
+    assert.equal(up.status, 0, pulumiProblem(up.stdout + up.stderr));
     const now = JSON.parse(pulumi("stack", "output", "topology", "--json").stdout);
     assert.notEqual(now.guests[0].qemuPid, old);
     const r = spawnSync("bin/ixlab", ["ssh", "--stack", STACK, "vm1", "--", "cat /proc/uptime"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.equal(pulumi("preview", "--expect-no-changes").status, 0);
+    const after = pulumi("preview", "--expect-no-changes");
+    assert.equal(after.status, 0, pulumiProblem(after.stdout + after.stderr));
   });
 
   it("finds a netserver that died and restarts it", () => {
@@ -172,13 +173,14 @@ describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
     const preview = pulumi("preview", "--expect-no-changes");
     assert.notEqual(preview.status, 0, "preview must see the dead netserver");
     const up = pulumi("up", "--yes", "--skip-preview");
-    assert.equal(up.status, 0, up.stdout + up.stderr);
-    assert.equal(pulumi("preview", "--expect-no-changes").status, 0);
+    assert.equal(up.status, 0, pulumiProblem(up.stdout + up.stderr));
+    const after = pulumi("preview", "--expect-no-changes");
+    assert.equal(after.status, 0, pulumiProblem(after.stdout + after.stderr));
   });
 
   it("destroys everything and leaves nothing behind", () => {
     const r = timed("destroy", "destroy", "--yes");
-    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.status, 0, pulumiProblem(r.stdout + r.stderr));
     assert.deepEqual(leftovers(PREFIX), []);
     // The stack's kernel outputs and boot records go too (build trees and ccache stay: caches).
     const out = path.join(cacheDir(), "kernels", "out", STACK);
