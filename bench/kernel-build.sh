@@ -17,7 +17,7 @@ echo "CONFIG_HIGH_RES_TIMERS=y" >>"$frag"
 # The role's flags exactly as the Pulumi program plans them, for the sim stack's guest kernel.
 plan_args() { # FRAGMENT -> NUL-separated flags
   IXLAB_CACHE=$cache node -e '
-    require("ts-node").register({ transpileOnly: true });
+    require("./infra/register").register(process.cwd());
     const { planKernelBuild } = require("./src/lab/kernel");
     const { loadLabFile } = require("./src/lab/load");
     const { validateLab } = require("./src/lab/validate");

@@ -27,7 +27,7 @@ const extraPackages = (host: string) => (guestPlans.some((g) => g.host === host)
 // VM labs: the hosts are VMs on this machine, and from their sshd on everything is a real lab's path.
 const fabric = plan.vm
   ? new VmFabric("vm", { plan, stack, accel: lab.sim!.accel, packages: [...new Set(lab.hosts.flatMap((h) => hostPackages(h, extraPackages(h.name))))] })
-  : lab.sim ? new SimFabric("sim", { plan, stack }) : undefined;
+  : lab.sim ? new SimFabric("sim", { plan, stack, prefix: lab.sim.prefix, owner: `stack ${stack} of the clone at ${repoRoot()}` }) : undefined;
 const variant = runningVariant(lab);
 const prefix = runningSeriesPrefix(lab);
 

@@ -9,6 +9,10 @@ export interface SimFabricArgs {
   plan: LabPlan;
   /** Used in the key comment so a key found anywhere says where it belongs. */
   stack: string;
+  /** The lab's name prefix (sim.prefix): the names on this machine that this stack claims. */
+  prefix: string;
+  /** Who claims them: this stack of this clone, as a user would be told it. */
+  owner: string;
 }
 
 export class SimFabric extends pulumi.ComponentResource {
@@ -30,13 +34,23 @@ export class SimFabric extends pulumi.ComponentResource {
     this.privateKey = key.privateKey;
     this.publicKey = key.publicKey;
 
+    // First of all, the lab's machine-wide names: another clone's or stack's lab using them stops this
+    // one here, before anything of theirs is adopted.
+    const claim = new RoleRun(`${name}-claim`, {
+      title: `sim lab names ${args.prefix}-*`,
+      role: "lab-claim",
+      target: local,
+      args: ["--prefix", args.prefix, "--owner", args.owner],
+      live: true,
+    }, { parent: this });
+
     const bridge = new RoleRun(`${name}-bridge`, {
       title: `sim management bridge ${sim.bridge}`,
       role: "sim-bridge",
       target: local,
       args: ["--name", sim.bridge, "--address", sim.bridgeCidr],
       live: true,
-    }, { parent: this });
+    }, { parent: this, dependsOn: [claim] });
 
     const hosts: Record<string, RoleRun> = {};
     for (const h of args.plan.hosts) {

@@ -33,6 +33,7 @@ export function leftovers(prefix: string): string[] {
     if (name && (name.startsWith(`${prefix}-`) || name === `${prefix}br`)) found.push(`interface ${name}`);
   }
   if (fs.existsSync("/run/ixlab")) for (const d of fs.readdirSync("/run/ixlab")) if (d.startsWith(`${prefix}-`)) found.push(`directory /run/ixlab/${d}`);
+  if (fs.existsSync(`/run/ixlab/claims/${prefix}`)) found.push(`claim /run/ixlab/claims/${prefix}`);
   // A process that outlived its namespace (a guest's QEMU) still names its host's state directory.
   for (const [pid, cmd] of processes()) if (cmd.includes(`/run/ixlab/${prefix}-`)) found.push(`process ${pid}: ${cmd.slice(0, 120)}`);
   return found;

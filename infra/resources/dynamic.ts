@@ -15,31 +15,20 @@ import type { KernelHostInstallProps } from "../../src/remote/kernelInstallProvi
 
 /**
  * Loads a module of src/remote in the provider process, which starts in the program's directory
- * (infra/) and runs the project's TypeScript as is: each .ts file of the project is transpiled by
- * swc when required (no type check, no TypeScript compiler to load: this runs at every refresh).
+ * (infra/) and runs the project's TypeScript through infra/register.js (swc, no type check: this runs
+ * at every refresh). The serialized code captures nothing but globals, so it finds the loader from
+ * the working directory.
  */
 function behaviour(name: string): any {
   const g = globalThis as { __ixlabRoot?: string };
   if (!g.__ixlabRoot) {
-    const fs = require("node:fs");
     const path = require("node:path");
     let dir = process.cwd();
-    while (!fs.existsSync(path.join(dir, "Pulumi.yaml"))) {
-      if (path.dirname(dir) === dir) throw new Error(`ixlab: no Pulumi.yaml above ${process.cwd()}`);
+    while (!require("node:fs").existsSync(path.join(dir, "infra", "register.js"))) {
+      if (path.dirname(dir) === dir) throw new Error(`ixlab: no infra/register.js above ${process.cwd()}`);
       dir = path.dirname(dir);
     }
-    const swc = require("@swc/core");
-    const extensions = require("node:module").Module._extensions;
-    const root = dir + path.sep;
-    const js = extensions[".js"];
-    extensions[".ts"] = (m: { _compile(code: string, file: string): void }, file: string) => {
-      if (!file.startsWith(root) || file.includes(`${path.sep}node_modules${path.sep}`)) return js(m, file);
-      const out = swc.transformSync(fs.readFileSync(file, "utf8"), {
-        filename: file, jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" }, sourceMaps: "inline",
-      });
-      m._compile(out.code, file);
-    };
-    g.__ixlabRoot = dir;
+    require(path.join(dir, "infra", "register.js")).register(dir);
   }
   return require(`${g.__ixlabRoot}/src/remote/${name}`);
 }
@@ -78,6 +67,7 @@ function withLegacyAlias<T extends pulumi.CustomResourceOptions>(opts: T | undef
 
 /** The resource type of each role, named after what it manages on the host. */
 export const ROLE_TYPES: Record<string, string> = {
+  "lab-claim": "LabClaim",
   "sim-bridge": "SimBridge",
   "sim-host": "SimHost",
   "sim-link": "SimLink",

@@ -9,7 +9,7 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ROOT, simTestStack, TEST_STATE } from "../helpers";
+import { pulumiProblem, ROOT, simTestStack, TEST_STATE } from "../helpers";
 import { leftovers } from "../leftovers";
 
 const STACK = "reltest";
@@ -49,7 +49,7 @@ function waitExit(child: ChildProcess): Promise<number | null> {
  * `ixlab pulumi up` in a process group of its own, sent SIGNAL (to the whole group, like a terminal's
  * Ctrl-C) as soon as it starts creating RESOURCE. Resolves to whether that point was reached.
  */
-async function interruptedUp(signal: NodeJS.Signals, resource: string): Promise<boolean> {
+async function interruptedUp(signal: NodeJS.Signals, resource: string, why: string[] = []): Promise<boolean> {
   const child = spawn(IXLAB, ["pulumi", "up", "--yes", "--skip-preview", "--stack", STACK, "--non-interactive"], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let reached = false;
@@ -70,6 +70,8 @@ async function interruptedUp(signal: NodeJS.Signals, resource: string): Promise<
   for (let i = 0; i < 100 && groupAlive(child.pid!); i++) await new Promise((r) => setTimeout(r, 100));
   if (groupAlive(child.pid!)) process.kill(-child.pid!, "SIGKILL");
   logs.push(out);
+  // An up that ended before the point: what stopped it (an up after an interruption must converge).
+  if (!reached) why.push(`${signal} at ${resource} never reached; that up ended with:\n${pulumiProblem(out, 30)}`);
   return reached;
 }
 
@@ -165,12 +167,13 @@ describe("reliability: faults injected into the sim lab", { timeout: 60 * 60 * 1
 
   it("converges after `pulumi up` is interrupted at six points, with nothing duplicated", async () => {
     let reached = 0;
+    const why: string[] = [];
     for (const [signal, resource] of points) {
-      if (await interruptedUp(signal, resource)) reached++;
+      if (await interruptedUp(signal, resource, why)) reached++;
     }
-    assert.ok(reached >= 5, `the interruption points reached: ${reached} of ${points.length}`);
+    assert.ok(reached >= 5, `the interruption points reached: ${reached} of ${points.length}\n${why.join("\n")}`);
     const up = ixlab("up", "--yes", "--skip-preview");
-    assert.equal(up.status, 0, up.out);
+    assert.equal(up.status, 0, pulumiProblem(up.out));
     assert.equal(ixlab("preview", "--expect-no-changes").status, 0, "a converged lab previews no changes");
     assert.deepEqual(labProblems(), []);
     assert.deepEqual(await newOrphans(), [], "the plugins of the killed pulumi runs ended with them");

@@ -14,6 +14,8 @@ import { pulumiProblem, ROOT, simTestStack } from "../helpers";
 import { leftovers } from "../leftovers";
 
 const STACK = "simtest";
+// A second stack with the same lab names: another clone's, or a copy of this stack.
+const TWIN = "simtest-twin";
 const PREFIX = "ixt";
 
 function stackFile(): string {
@@ -51,7 +53,8 @@ describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
     pulumi("destroy", "--yes"); // converge from whatever an interrupted earlier run left
   });
   after(() => {
-    pulumi("destroy", "--yes");
+    for (const st of [TWIN, STACK]) capturePulumi(["destroy", "--yes", "--stack", st, "--non-interactive"]);
+    capturePulumi(["stack", "rm", "--yes", "--force", "--stack", TWIN]);
     capturePulumi(["stack", "rm", "--yes", "--force", "--stack", STACK]);
     console.log(`sim lab timings (s): ${JSON.stringify(timings)}`);
   });
@@ -64,6 +67,20 @@ describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
   it("reports no changes on a second up", () => {
     const r = timed("noopUp", "up", "--yes", "--skip-preview", "--expect-no-changes");
     assert.equal(r.status, 0, pulumiProblem(r.stdout + r.stderr));
+  });
+
+  it("refuses a second stack whose lab uses the same names, naming the owner, and leaves the lab as it was", () => {
+    simTestStack(TWIN, PREFIX, 1);
+    ensureStack(TWIN);
+    const r = capturePulumi(["up", "--yes", "--skip-preview", "--non-interactive", "--stack", TWIN]);
+    assert.notEqual(r.status, 0, "the twin's up must stop");
+    assert.match(r.stdout + r.stderr, /the lab names ixt-\* on this machine belong to stack simtest of the clone at \S+, whose lab is up; destroy it there first/);
+    assert.doesNotMatch(r.stdout, /SimBridge sim-bridge created|SimHost \S+ created/, "nothing of the lab was touched");
+    const still = pulumi("preview", "--expect-no-changes");
+    assert.equal(still.status, 0, pulumiProblem(still.stdout + still.stderr));
+    const down = capturePulumi(["destroy", "--yes", "--non-interactive", "--stack", TWIN]);
+    assert.equal(down.status, 0, pulumiProblem(down.stdout + down.stderr));
+    capturePulumi(["stack", "rm", "--yes", "--force", "--stack", TWIN]);
   });
 
   let topology: any;

@@ -146,6 +146,43 @@ describe("role conventions", () => {
   });
 });
 
+describe("lab-claim: one stack of one clone owns a lab's machine-wide names", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-claims-"));
+  const env = { IXLAB_CLAIM_DIR: dir };
+  const claim = (action: string, owner: string) => local("lab-claim", action, ["--prefix", "ixq", "--owner", owner], env);
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("claims free names, says so once, and a second create changes nothing", () => {
+    const a = claim("create", "stack sim of the clone at A");
+    assert.equal(a.status, 0, show(a));
+    assert.match(a.stdout, /changed: claimed names ixq-\*/);
+    const again = claim("create", "stack sim of the clone at A");
+    assert.equal(again.status, 0, show(again));
+    assert.doesNotMatch(again.stdout, /changed:/);
+    assert.equal(claim("check", "stack sim of the clone at A").status, 0);
+  });
+
+  it("refuses another clone's create naming the owner, and leaves the claim as it was", () => {
+    const b = claim("create", "stack sim of the clone at B");
+    assert.equal(b.status, 1, show(b));
+    assert.match(b.stderr, /names ixq-\* on this machine belong to stack sim of the clone at A, whose lab is up; destroy it there first/);
+    const c = claim("check", "stack sim of the clone at B");
+    assert.equal(c.status, 3, show(c));
+    assert.match(c.stderr, /claimed by stack sim of the clone at A/);
+    assert.equal(fs.readFileSync(path.join(dir, "ixq"), "utf8"), "stack sim of the clone at A\n");
+  });
+
+  it("a delete by another owner leaves the claim; the owner's delete releases it", () => {
+    assert.equal(claim("delete", "stack sim of the clone at B").status, 0);
+    assert.ok(fs.existsSync(path.join(dir, "ixq")));
+    const d = claim("delete", "stack sim of the clone at A");
+    assert.equal(d.status, 0, show(d));
+    assert.match(d.stdout, /changed: released/);
+    assert.deepEqual(fs.readdirSync(dir), [], "no claim and no temp file left");
+    assert.equal(claim("create", "stack sim of the clone at B").status, 0, "free names are anyone's");
+  });
+});
+
 // Interrupt affinity, irqbalance and the CPU governor are real-host settings: here they are only ever
 // shown a made-up /proc and /sys (IXLAB_SYS_ROOT) with --dry-run, and checked; nothing is written.
 describe("host-tune: real-host settings, dry run against a made-up host", () => {

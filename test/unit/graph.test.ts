@@ -98,7 +98,7 @@ describe("resource graph", () => {
     assert.deepEqual(names, [
       "dynamic HostKeyPin dut-hostkey", "dynamic HostNic dut-nic", "command:remote:Command dut-packages", "command:remote:Command dut-preflight",
       "dynamic HostKeyPin peer-hostkey", "dynamic Netserver peer-netserver", "dynamic HostNic peer-nic", "command:remote:Command peer-packages", "command:remote:Command peer-preflight",
-      "dynamic SimBridge sim-bridge", "dynamic SimHost sim-host-dut", "dynamic SimHost sim-host-peer", "dynamic SshKeyPair sim-key", "dynamic SimLink sim-link-wire",
+      "dynamic LabClaim sim-claim", "dynamic SimBridge sim-bridge", "dynamic SimHost sim-host-dut", "dynamic SimHost sim-host-peer", "dynamic SshKeyPair sim-key", "dynamic SimLink sim-link-wire",
       "ixlab:index:Host dut", "ixlab:index:Host peer", "ixlab:index:Peer peer", "ixlab:sim:Fabric sim",
       "ixlab:index:HostNetwork dut", "ixlab:index:HostNetwork peer",
       "dynamic KernelBuild kernel-guest-build", "dynamic KernelBootCheck kernel-guest-bootcheck", "ixlab:index:KernelBuild kernel-guest", "ixlab:index:KernelBootCheck kernel-guest",
@@ -109,7 +109,7 @@ describe("resource graph", () => {
     // alias (stacks from before the type names update in place), the moved ones their former parent.
     const parents = Object.fromEntries(Object.entries(wiring).filter(([, w]) => !w.type.startsWith("pulumi:")).map(([n, w]) => [n, w.parent ?? "(stack)"]));
     assert.deepEqual(parents, {
-      "Fabric sim": "(stack)", "SshKeyPair sim-key": "Fabric sim", "SimBridge sim-bridge": "Fabric sim", "SimHost sim-host-dut": "Fabric sim", "SimHost sim-host-peer": "Fabric sim", "SimLink sim-link-wire": "Fabric sim",
+      "Fabric sim": "(stack)", "SshKeyPair sim-key": "Fabric sim", "LabClaim sim-claim": "Fabric sim", "SimBridge sim-bridge": "Fabric sim", "SimHost sim-host-dut": "Fabric sim", "SimHost sim-host-peer": "Fabric sim", "SimLink sim-link-wire": "Fabric sim",
       "Host dut": "(stack)", "HostKeyPin dut-hostkey": "Host dut", "Command dut-preflight": "Host dut", "Command dut-packages": "Host dut",
       "Host peer": "(stack)", "HostKeyPin peer-hostkey": "Host peer", "Command peer-preflight": "Host peer", "Command peer-packages": "Host peer",
       "KernelBuild kernel-guest": "(stack)", "KernelBuild kernel-guest-build": "KernelBuild kernel-guest",
