@@ -159,6 +159,10 @@ export function roleCommandLine(role: string, action: string, args: string[]): s
   return `IXLAB_ROLE=${role} IXLAB_LIB_LOADED= bash -s -- ${[action, ...args].map(shellQuote).join(" ")}`;
 }
 
+const SSH_ATTEMPTS = 3;
+/** ssh's words for a connection the server closed or reset before the session began. */
+export const TRANSIENT_SSH = /kex_exchange_identification|Connection reset by peer|Connection closed by|Connection refused/;
+
 /** Runs `roles/<role>.sh <action> <args...>` on the target; never throws for a non-zero exit. */
 export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = repoRoot()): Promise<RoleResult> {
   let r: { code: number; stdout: string; stderr: string };
@@ -166,7 +170,17 @@ export async function runRole(target: Target, creds: Credentials | undefined, ro
     r = await runProcess("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, minimalEnv({ IXLAB_ROLE: role }, LOCAL_ROLE_ENV));
   } else {
     if (!creds) throw new Error(`host ${target.host}: no SSH credentials`);
-    r = await withSshFiles(target, creds, (key, knownHosts) => runProcess("ssh", [...sshArgs(target, key, knownHosts), roleCommandLine(role, action, args)], roleScript(role, root)));
+    r = await withSshFiles(target, creds, async (key, knownHosts) => {
+      const ssh = () => runProcess("ssh", [...sshArgs(target, key, knownHosts), roleCommandLine(role, action, args)], roleScript(role, root));
+      let attempt = await ssh();
+      // An sshd that drops connections (past its MaxStartups while an up opens many at once, or
+      // restarting) is retried: roles are idempotent. A timeout, a refused key or host key is not.
+      for (let i = 1; i < SSH_ATTEMPTS && attempt.code === SSH_FAILED && TRANSIENT_SSH.test(attempt.stderr); i++) {
+        await new Promise((done) => setTimeout(done, 500 * i));
+        attempt = await ssh();
+      }
+      return attempt;
+    });
   }
   return { ...r, ...parseRoleOutput(r.stdout) };
 }

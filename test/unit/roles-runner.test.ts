@@ -126,4 +126,33 @@ describe("what roles inherit", () => {
       fs.rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it("retries an SSH connection the server drops before the session (3 attempts), and then names the host", async () => {
+    // An "sshd" on loopback that accepts and closes at once, as one past its MaxStartups does.
+    const net = await import("node:net");
+    let connections = 0;
+    const server = net.createServer((sock) => {
+      connections++;
+      sock.destroy();
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const t = { kind: "ssh" as const, host: "dut", address: "127.0.0.1", port, user: "root" };
+      const r = await runRole(t, { privateKey: "unused: the server closes before authentication" }, "netserver", "check", []);
+      assert.equal(r.code, 255);
+      assert.equal(connections, 3, "two retries after the first drop");
+      assert.match(describeFailure(t, "netserver", "check", r), /^host dut \(root@127\.0\.0\.1:\d+\): cannot connect over SSH: .*(Connection closed|Connection reset|kex_exchange_identification)/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("does not retry what a retry cannot fix: a refused key", async () => {
+    const { TRANSIENT_SSH } = await import("../../src/remote/roles");
+    assert.equal(TRANSIENT_SSH.test("root@198.18.0.10: Permission denied (publickey)."), false);
+    assert.equal(TRANSIENT_SSH.test("Host key verification failed."), false);
+    assert.equal(TRANSIENT_SSH.test("ssh: connect to host 198.18.0.10 port 22: Connection timed out"), false);
+    assert.equal(TRANSIENT_SSH.test("kex_exchange_identification: read: Connection reset by peer"), true);
+  });
 });
