@@ -14,13 +14,30 @@ export function pulumiCommand(args: string[], root = repoRoot()): [string, strin
   return ["bash", ["-c", 'source "$1" && shift && exec "$@"', "ixlab-pulumi", env, "pulumi", ...args]];
 }
 
-/** Runs pulumi with the terminal attached; resolves to its exit code. */
+/**
+ * Runs pulumi with the terminal attached; resolves to its exit code. On Ctrl-C (or SIGTERM) pulumi
+ * cancels cleanly and releases the stack's lock: ixlab waits for that instead of exiting at once and
+ * leaving pulumi running on behind the user's prompt (and the next command on a locked stack).
+ */
 export function runPulumi(args: string[]): Promise<number> {
   const [cmd, argv] = pulumiCommand(args);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: repoRoot(), stdio: "inherit" });
-    child.on("error", reject);
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+    // Ctrl-C reaches pulumi from the terminal (it signals the whole foreground group); passing it on
+    // as well would be pulumi's second Ctrl-C, "terminate immediately". SIGTERM is sent to one
+    // process (a service manager, a CI runner): pass it on.
+    const onInt = () => undefined;
+    const onTerm = () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+    };
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    const done = () => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+    };
+    child.on("error", (e) => { done(); reject(e); });
+    child.on("exit", (code, signal) => { done(); resolve(code ?? (signal ? 128 + 1 : 1)); });
   });
 }
 

@@ -47,6 +47,7 @@ export function clearStaleLocks(dir: string | undefined, host = os.hostname(), i
     }
     if (!Number.isInteger(lock.pid) || lock.hostname !== host || isAlive(lock.pid)) continue;
     fs.rmSync(file, { force: true });
+    fs.rmSync(`${file}.attrs`, { force: true }); // the blob store's metadata beside it
     said.push(`removed a stale stack lock left by pulumi pid ${lock.pid} (started ${lock.timestamp ?? "?"}, no longer running)`);
   }
   return said;

@@ -14,9 +14,14 @@ const PATTERN = /^ixlab-secret-(\d+)-/;
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A zombie answers signal 0 until it is reaped, which an orphan waits for: it runs no more.
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true; // no /proc here: signal 0 is all there is to go on
   }
 }
 

@@ -18,6 +18,22 @@ function deadPid(): number {
 }
 
 describe("stale stack locks", () => {
+  it("counts a killed pulumi that is a zombie (exited, not yet reaped) as gone", async () => {
+    // bash starts a child that exits at once, then becomes `sleep`, which never reaps it.
+    const parent = spawn("bash", ["-c", "sleep 0 & echo $!; exec sleep 3"], { stdio: ["ignore", "pipe", "ignore"] });
+    const zombie = Number(await new Promise<string>((ok) => parent.stdout.once("data", (d) => ok(String(d).trim()))));
+    try {
+      for (let i = 0; i < 50 && !/\) Z/.test(fs.readFileSync(`/proc/${zombie}/stat`, "utf8")); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.match(fs.readFileSync(`/proc/${zombie}/stat`, "utf8"), /\) Z/, "the child is a zombie");
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-locktest-"));
+      fs.writeFileSync(path.join(dir, "z.json"), JSON.stringify({ pid: zombie, hostname: os.hostname() }));
+      assert.equal(clearStaleLocks(dir).length, 1, "its lock is stale");
+      fs.rmSync(dir, { recursive: true, force: true });
+    } finally {
+      parent.kill();
+    }
+  });
+
   it("finds the lock directory of a file backend only", () => {
     assert.equal(lockDir("file:///x/state?no_tmp_dir=true", "ixlab", "sim"), "/x/state/.pulumi/locks/organization/ixlab/sim");
     assert.equal(lockDir("https://api.pulumi.com", "ixlab", "sim"), undefined);
@@ -31,6 +47,7 @@ describe("stale stack locks", () => {
       const write = (name: string, lock: object | string) => fs.writeFileSync(path.join(dir, name), typeof lock === "string" ? lock : JSON.stringify(lock));
       const dead = deadPid();
       write("dead.json", { pid: dead, username: "root", hostname: os.hostname(), timestamp: "t0" });
+      write("dead.json.attrs", "{}");
       write("live.json", { pid: process.pid, username: "root", hostname: os.hostname() });
       write("other.json", { pid: dead, username: "root", hostname: `${os.hostname()}-elsewhere` });
       write("torn.json", "{\"pid\":");
