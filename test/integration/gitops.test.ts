@@ -143,9 +143,9 @@ function netserverPid(): number {
   return pid;
 }
 
-// About 14 min on 2 cores (twelve job checkouts, each with its own npm ci): with the one-time builds a
+// 14-17 min on 2 cores (twelve job checkouts, each with its own npm ci): with the one-time builds a
 // new machine's `npm test` would pass CI's hour, so it runs with `npm run test:gitops`.
-const skip = process.env.IXLAB_GITOPS_TESTS === "1" ? false : "the GitOps pipeline test runs with `npm run test:gitops` (about 14 min under act)";
+const skip = process.env.IXLAB_GITOPS_TESTS === "1" ? false : "the GitOps pipeline test runs with `npm run test:gitops` (14-17 min under act)";
 
 describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60_000, skip }, () => {
   const start = Date.now();
