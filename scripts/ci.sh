@@ -10,7 +10,9 @@
 #   ci.sh preview STACK                pulumi preview after a refresh; the plan goes to the job summary
 #   ci.sh up STACK                     pulumi up
 #   ci.sh drift STACK                  pulumi preview --refresh --expect-no-changes; exit 3 on drift
-#   ci.sh bench STACK VARIANTS SIZES DURATION [REPS]   ixlab bench (an empty argument keeps the lab's plan)
+#   ci.sh bench STACK VARIANTS SIZES DURATION [REPS [BASELINE]]
+#                                      ixlab bench (an empty argument keeps the lab's plan); reported
+#                                      against BASELINE (a run directory in the repository) if given
 #   ci.sh confirm STACK CONFIRM        exit 0 only when CONFIRM is exactly STACK, a wired stack
 #   ci.sh destroy STACK CONFIRM        pulumi destroy, after the same confirmation
 #
@@ -256,14 +258,22 @@ cmd_drift() {
 }
 
 cmd_bench() {
-  [ $# -eq 4 ] || [ $# -eq 5 ] || die 2 "usage: ci.sh bench STACK VARIANTS SIZES DURATION [REPS] (empty to keep the lab's plan)"
+  (($# >= 4 && $# <= 6)) || die 2 "usage: ci.sh bench STACK VARIANTS SIZES DURATION [REPS [BASELINE]] (empty to keep the lab's plan, or to report the run on its own)"
   need_stack "$1"
-  local stack=$1 variants=$2 sizes=$3 duration=$4 reps=${5:-} args=() before after run status=0
+  local stack=$1 variants=$2 sizes=$3 duration=$4 reps=${5:-} baseline=${6:-} args=() before after run status=0 against=()
   # ixlab bench checks what the values mean; here only that each is a plain comma-separated list.
   local input list='^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$'
   for input in "variants=$variants" "sizes=$sizes" "duration=$duration" "repetitions=$reps"; do
     [ -z "${input#*=}" ] || [[ ${input#*=} =~ $list ]] || die 2 "${input%%=*}: \"${input#*=}\" is not a comma-separated list of plain words"
   done
+  if [ -n "$baseline" ]; then
+    # A run kept in the repository (a reference run committed, say, under baselines/): the report
+    # compares this run with it, and the gate fails the job when a figure regressed against it.
+    [[ $baseline =~ ^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$ && ! /$baseline/ =~ /\.\.?/ ]] ||
+      die 2 "baseline: \"$baseline\" is not a relative path inside the repository"
+    [ -f "$baseline/run.json" ] || die 2 "baseline: $baseline is not a run directory (it has no run.json)"
+    against=("$baseline")
+  fi
   args=(bench --stack "$stack")
   [ -z "$variants" ] || args+=(--variants "$variants")
   [ -z "$sizes" ] || args+=(--sizes "$sizes")
@@ -284,11 +294,11 @@ cmd_bench() {
   output run-id "$(printf '%s' "$run" | tr -c 'A-Za-z0-9._-' '-')"
   {
     printf '### Bench %s/%s (exit %s)\n\n' "$stack" "$run" "$status"
-    "$ixlab" report "results/$stack/$run" || printf '\n(ixlab report failed; the job log says why)\n'
+    "$ixlab" report ${against[@]+"${against[@]}"} "results/$stack/$run" --html "results/$stack/$run/report.html" || printf '\n(ixlab report failed; the job log says why)\n'
   } | summary
   # The text a maintainer pastes, kept with the run (and its artifact); a figure that regressed fails the job.
   local gate=0
-  "$ixlab" report "results/$stack/$run" --format email --no-html --fail-on regressed >"results/$stack/$run/report-email.txt" || gate=$?
+  "$ixlab" report ${against[@]+"${against[@]}"} "results/$stack/$run" --format email --no-html --fail-on regressed >"results/$stack/$run/report-email.txt" || gate=$?
   [ "$gate" -eq 0 ] || say "ixlab report --fail-on regressed: exit $gate (results/$stack/$run/report-email.txt says which figures)"
   [ "$status" -ne 0 ] || status=$gate
   return "$status"

@@ -40,6 +40,7 @@ export interface Figures {
 }
 
 export interface SyntheticSpec {
+  stack?: string;
   run?: string;
   variants: string[];
   sizes: number[];
@@ -53,7 +54,7 @@ export interface SyntheticSpec {
 
 export function writeSyntheticRun(root: string, spec: SyntheticSpec): string {
   const options: RunOptions = { variants: spec.variants, tests: ["TCP_STREAM"], sizes: spec.sizes, durationSeconds: 5, repetitions: spec.repetitions, streams: 1, scenario: null, ...spec.options };
-  const r = createRun(root, { stack: "sim", run: spec.run ?? "r1", started: new Date("2026-01-01T12:00:00Z"), options, environment: spec.environment ?? {} });
+  const r = createRun(root, { stack: spec.stack ?? "sim", run: spec.run ?? "r1", started: new Date("2026-01-01T12:00:00Z"), options, environment: spec.environment ?? {} });
   for (const variant of spec.variants)
     for (const size of spec.sizes)
       for (let repetition = 1; repetition <= spec.repetitions; repetition++) {

@@ -4,6 +4,7 @@
 // The key never leaves that directory; close() removes it and stops the shared connection.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { makeSecretDir } from "../remote/secretDir";
 import { sshArgs, Target } from "../remote/roles";
@@ -22,6 +23,22 @@ export interface RunOpts {
   signal?: AbortSignal;
 }
 
+// A Unix socket's path holds at most 108 bytes on Linux (104 on the BSDs), and ssh binds the master at
+// ControlPath plus ".<16 random characters>" before renaming it.
+const SOCKET_PATH_MAX = 103;
+const CONTROL = "cm";
+
+/**
+ * The session's private directory: under BASE (TMPDIR), unless the control socket's path would be too
+ * long there (a CI job's deep temp directory), then in the user's own private directory under /tmp.
+ */
+export function sessionDir(base = os.tmpdir()): string {
+  const dir = makeSecretDir("bench", base);
+  if (Buffer.byteLength(path.join(dir, CONTROL)) + 17 <= SOCKET_PATH_MAX) return dir;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return makeSecretDir("bench", "/tmp");
+}
+
 export class SshSession {
   private closed = false;
   private constructor(
@@ -32,13 +49,13 @@ export class SshSession {
 
   /** A session to an SSH target; nothing connects until the first run(). */
   static open(name: string, target: Extract<Target, { kind: "ssh" }>, privateKey: string, hostKey: string): SshSession {
-    const dir = makeSecretDir("bench");
+    const dir = sessionDir();
     const key = path.join(dir, "key");
     fs.writeFileSync(key, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
     const knownHosts = path.join(dir, "known_hosts");
     fs.writeFileSync(knownHosts, `${target.port === 22 ? target.address : `[${target.address}]:${target.port}`} ${hostKey}\n`, { mode: 0o600 });
     // ControlPersist bounds how long a master outlives a bench that was killed.
-    const share = ["-o", "ControlMaster=auto", "-o", `ControlPath=${path.join(dir, "cm")}`, "-o", "ControlPersist=60"];
+    const share = ["-o", "ControlMaster=auto", "-o", `ControlPath=${path.join(dir, CONTROL)}`, "-o", "ControlPersist=60"];
     return new SshSession(name, dir, [...share, ...sshArgs(target, key, knownHosts)]);
   }
 
@@ -71,7 +88,7 @@ export class SshSession {
     if (this.closed) return;
     this.closed = true;
     await new Promise<void>((resolve) => {
-      const c = spawn("ssh", ["-o", `ControlPath=${path.join(this.dir, "cm")}`, "-O", "exit", "ixlab-bench"], { stdio: "ignore" });
+      const c = spawn("ssh", ["-o", `ControlPath=${path.join(this.dir, CONTROL)}`, "-O", "exit", "ixlab-bench"], { stdio: "ignore" });
       c.on("error", () => resolve());
       c.on("close", () => resolve());
     });

@@ -13,10 +13,12 @@ import { cacheDir } from "../../src/paths";
 import { pulumiCommand } from "../../src/pulumi/cli";
 import { ROOT, simTestStack } from "../helpers";
 import { leftovers } from "../leftovers";
+import { normals, writeSyntheticRun } from "../verdict-helpers";
 
 const STACK = "t-gitops";
 const PREFIX = "ixg";
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-gitops-"));
+// Made by before(): a file that is only loaded (the suite skipped, as in npm test) leaves nothing.
+const scratch = path.join(os.tmpdir(), `ixlab-gitops-${randomBytes(3).toString("hex")}`);
 const repo = path.join(scratch, "repo");
 const state = path.join(scratch, "state");
 // scripts/act.sh keeps each run here, its secrets file and act's workspaces included: empty after every run.
@@ -141,9 +143,9 @@ function netserverPid(): number {
   return pid;
 }
 
-// About 15-20 min on 2 cores (ten job checkouts, each with its own npm ci): with the one-time builds a
+// 14-17 min on 2 cores (twelve job checkouts, each with its own npm ci): with the one-time builds a
 // new machine's `npm test` would pass CI's hour, so it runs with `npm run test:gitops`.
-const skip = process.env.IXLAB_GITOPS_TESTS === "1" ? false : "the GitOps pipeline test runs with `npm run test:gitops` (15-20 min under act)";
+const skip = process.env.IXLAB_GITOPS_TESTS === "1" ? false : "the GitOps pipeline test runs with `npm run test:gitops` (14-17 min under act)";
 
 describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60_000, skip }, () => {
   const start = Date.now();
@@ -151,6 +153,7 @@ describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60
 
   before(() => {
     actCacheBefore = fs.existsSync(path.join(os.homedir(), ".cache", "act"));
+    fs.mkdirSync(scratch, { mode: 0o700 });
     fs.mkdirSync(tmp);
     fs.mkdirSync(state);
     // act and upload-artifact are built once per machine; that is not any workflow's time.
@@ -174,10 +177,12 @@ describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60
     assert.deepEqual(leftovers(PREFIX), [], "nothing of the lab is left");
     const out = path.join(cacheDir(), "kernels", "out", STACK);
     assert.deepEqual(fs.existsSync(out) ? fs.readdirSync(out) : [], [], "no kernel output of the stack is left");
+    if (fs.existsSync(out)) fs.rmdirSync(out);
     assert.equal(fs.existsSync(path.join(os.homedir(), ".cache", "act")), actCacheBefore, "act kept its workspaces in the run's own directory");
   });
 
   let mainBefore = "";
+  let recorded64K = 0;
   it("pull_request: validates, runs the unit tests, and previews the stack it adds into the job summary", async () => {
     mainBefore = git("rev-parse", "main");
     git("checkout", "-q", "-b", "lab");
@@ -270,6 +275,50 @@ describe("the GitOps pipeline under act, on its own sim lab", { timeout: 40 * 60
     const json = spawnSync("unzip", ["-p", zips[0], "run.json"], { encoding: "utf8" }).stdout;
     assert.ok(!json.includes("PRIVATE KEY"));
     console.log(`artifact ${path.relative(r.out, zips[0])}:\n${files.join("\n")}`);
+    for (const f of files.filter((f) => /^cells\/[^/]+\/cell\.json$/.test(f))) {
+      const cell = JSON.parse(spawnSync("unzip", ["-p", zips[0], f], { encoding: "utf8" }).stdout);
+      if (cell.size === 65536) recorded64K = cell.throughputMbps;
+    }
+    assert.ok(recorded64K > 0, "the 64K cell has a throughput");
+  });
+
+  it("workflow_dispatch bench against a baseline that was faster: the verdict gate fails the job, the run is still uploaded", async () => {
+    // The regressed run, the cheapest honest way: a baseline run kept in the repository, written by the
+    // verdict tests' helper from the 64K cell this lab just recorded (the artifact above) at ten times
+    // its throughput (5 repetitions, seeded 1% noise, no recorded datapath, so the report compares the
+    // two). The bench then measures 3 real repetitions on the lab, about 90% below it.
+    const g = normals(60);
+    const made = writeSyntheticRun(path.join(scratch, "baseline"), {
+      stack: STACK,
+      run: "fast",
+      variants: ["baseline"],
+      sizes: [65536],
+      repetitions: 5,
+      figures: () => ({ mbps: g(10 * recorded64K, 0.1 * recorded64K) }),
+    });
+    fs.cpSync(made, path.join(repo, "baselines", STACK, "fast"), { recursive: true });
+    git("add", "baselines");
+    git("commit", "-q", "-m", `a baseline run of ${STACK}`);
+    const r = await act("workflow_dispatch bench (regressed)", "bench", "workflow_dispatch", [
+      ...VARS,
+      ...["--input", `stack=${STACK}`, "--input", "variants=baseline", "--input", "sizes=64K", "--input", "duration=2", "--input", "repetitions=3"],
+      ...["--input", `baseline=baselines/${STACK}/fast`],
+    ]);
+    assert.notEqual(r.status, 0, "the job fails");
+    assert.match(r.log, /\[bench\/bench[^\]]*\] .*Failure - Main ixlab bench/);
+    assert.match(r.log, /ixlab report: --fail-on regressed: 1 figure:/);
+    assert.match(r.log, /TCP_STREAM 64K \S+:baseline throughput: regressed -\d+\.\d%/);
+    assert.match(r.log, /\[bench\/bench[^\]]*\] .*Success - Main Upload the run and its report/);
+    const summary = r.summary("bench");
+    assert.match(summary, /^### Bench t-gitops\/\S+ \(exit 0\)$/m, "the bench itself succeeded");
+    assert.match(summary, /throughput regressed at 64K -\d/);
+    const zips = spawnSync("find", [path.join(r.out, "artifacts"), "-type", "f"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+    assert.equal(zips.length, 1, `one artifact file: ${zips.join(", ")}`);
+    const files = spawnSync("unzip", ["-Z1", zips[0]], { encoding: "utf8" }).stdout.trim().split("\n");
+    assert.equal(files.filter((f) => /^cells\/[^/]+\/cell\.json$/.test(f)).length, 3, "three cells");
+    const email = spawnSync("unzip", ["-p", zips[0], "report-email.txt"], { encoding: "utf8" }).stdout;
+    assert.match(email, /vs fast:baseline:\n\s+- throughput regressed at 64K/);
+    console.log(`the gate:\n${r.log.split("\n").filter((l) => /--fail-on|regressed -|Failure - Main|Job failed/.test(l)).join("\n")}`);
   });
 
   it("workflow_dispatch destroy: a wrong confirmation is refused, the right one destroys and nothing is left", async () => {

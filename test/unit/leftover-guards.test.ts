@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { backendUrl, clearStaleLocks, lockDir } from "../../src/pulumi/locks";
+import { sessionDir } from "../../src/bench/session";
 import { makeSecretDir, sweepSecretDirs } from "../../src/remote/secretDir";
 import { claimSimNames, ROOT } from "../helpers";
 
@@ -76,6 +77,29 @@ describe("secret temp dirs", () => {
       assert.ok(fs.existsSync(mine), "a live process's dir stays");
       assert.ok(fs.existsSync(unrelated), "only ixlab's secret dirs are touched");
     } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it("a bench session's directory leaves its control socket a path ssh can bind, even under a deep TMPDIR", () => {
+    // act's job TMPDIR in the GitOps test was deep enough that ssh refused the socket ("too long for
+    // Unix domain socket") and the bench could not reach its guest.
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-deep-"));
+    const deep = path.join(base, "a".repeat(40), "b".repeat(40));
+    fs.mkdirSync(deep, { recursive: true });
+    const dirs: string[] = [];
+    try {
+      for (const b of [base, deep]) {
+        const d = sessionDir(b);
+        dirs.push(d);
+        assert.equal(fs.statSync(d).mode & 0o777, 0o700);
+        assert.ok(Buffer.byteLength(path.join(d, "cm")) + 17 <= 103, `${d}: too long a socket path`);
+      }
+      assert.ok(dirs[0].startsWith(base + path.sep), "a short TMPDIR is used as it is");
+      assert.ok(dirs[1].startsWith(`/tmp${path.sep}ixlab-secret-u`), `a deep one falls back to /tmp: ${dirs[1]}`);
+      assert.deepEqual(fs.readdirSync(path.join(deep, "ixlab-secret-u" + process.getuid!())), [], "nothing stays in the deep one");
+    } finally {
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
       fs.rmSync(base, { recursive: true, force: true });
     }
   });

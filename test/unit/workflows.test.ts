@@ -167,7 +167,7 @@ describe("workflows: triggers and one lab at a time", () => {
     assert.ok("pull_request" in workflows["pull-request.yml"].on);
     assert.deepEqual(workflows["deploy.yml"].on.push, { branches: ["main"] });
     assert.ok(Array.isArray(workflows["drift.yml"].on.schedule) && workflows["drift.yml"].on.schedule[0].cron);
-    assert.deepEqual(Object.keys(workflows["bench.yml"].on.workflow_dispatch.inputs).sort(), ["duration", "repetitions", "sizes", "stack", "variants"]);
+    assert.deepEqual(Object.keys(workflows["bench.yml"].on.workflow_dispatch.inputs).sort(), ["baseline", "duration", "repetitions", "sizes", "stack", "variants"]);
     assert.deepEqual(Object.keys(workflows["destroy.yml"].on), ["workflow_dispatch"]);
   });
 
@@ -419,7 +419,7 @@ describe("scripts/ci.sh lab steps (stand-in ixlab)", () => {
     let r = sb.ci(["bench", "alpha", "baseline,zerocopy", "4K,64K", "10"], github);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.log, /^ixlab bench --stack alpha --variants baseline,zerocopy --sizes 4K,64K --duration 10$/m);
-    assert.match(r.log, /^ixlab report results\/alpha\/20250101T000000Z$/m);
+    assert.match(r.log, /^ixlab report results\/alpha\/20250101T000000Z --html results\/alpha\/20250101T000000Z\/report.html$/m);
     assert.match(r.log, /^ixlab report results\/alpha\/20250101T000000Z --format email --no-html --fail-on regressed$/m);
     assert.equal(r.output, "run-dir=results/alpha/20250101T000000Z\nrun-id=20250101T000000Z\n");
     assert.match(r.summary, /^### Bench alpha\/20250101T000000Z \(exit 0\)\n\n\| size \| variant/m);
@@ -432,6 +432,21 @@ describe("scripts/ci.sh lab steps (stand-in ixlab)", () => {
     r = sb.ci(["bench", "alpha", "", "4K", "2", "1"], github);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.log, /^ixlab bench --stack alpha --sizes 4K --duration 2 --reps 1$/m);
+  });
+
+  it("bench against a baseline run in the repository: both reports and the gate compare with it", () => {
+    sb.write("baselines/alpha/r0/run.json", "{}\n");
+    fs.rmSync(path.join(sb.dir, "results"), { recursive: true, force: true });
+    const r = sb.ci(["bench", "alpha", "", "4K", "2", "3", "baselines/alpha/r0"], github);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.log, /^ixlab report baselines\/alpha\/r0 results\/alpha\/20250101T000000Z --html results\/alpha\/20250101T000000Z\/report.html$/m);
+    assert.match(r.log, /^ixlab report baselines\/alpha\/r0 results\/alpha\/20250101T000000Z --format email --no-html --fail-on regressed$/m);
+    for (const bad of ["/etc", "../x", "baselines/../../x", "baselines/./alpha/r0", "baselines/alpha", "a b"]) {
+      const refused = sb.ci(["bench", "alpha", "", "", "", "", bad], github);
+      assert.equal(refused.status, 2, bad);
+      assert.match(refused.stderr, /baseline: /, bad);
+      assert.doesNotMatch(refused.log, /^ixlab bench/m, `${bad}: nothing runs`);
+    }
   });
 
   it("bench: inputs that are not plain lists are refused before anything runs", () => {
