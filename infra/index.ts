@@ -127,13 +127,15 @@ const peer = plan.peer
 const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.bootCheck?.boot ?? pulumi.output(undefined)])])));
 
 const vmFacts = fabric instanceof VmFabric ? fabric.vmFacts : {};
-const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts, vmFacts[n] ?? pulumi.output(undefined)])])));
+// A host kernel install reboots the host after its facts were read: the kernel it runs is the install's.
+const installedOn = (n: string) => Object.values(kernels).map((k) => k.install?.installed[n]).find((o) => o !== undefined) ?? pulumi.output(undefined);
+const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts, vmFacts[n] ?? pulumi.output(undefined), installedOn(n)])])));
 const guestLive = pulumi.all(Object.fromEntries(Object.entries(guests).map(([n, g]) => [n, pulumi.all([g.facts, g.macvtap, vhostNets[g.hostName].facts])])));
 
 export const topology = pulumi
   .all([hostLive, kernelFacts, guestLive])
   .apply(([live, kf, gl]) => labTopology(lab, plan, stack, {
-    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts, vm]]) => [n, { hostKey, facts, vm }])),
+    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts, vm, installed]]) => [n, { hostKey, facts: typeof installed?.running === "string" ? { ...facts, kernelRelease: installed.running } : facts, vm }])),
     peer: peer?.endpoint,
     kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot, patches: kernels[n].patches }])),
     guests: Object.fromEntries(Object.entries(gl).map(([n, [facts, macvtap, vhostNet]]) => [n, { facts, macvtap, vhostNet }])),
