@@ -117,8 +117,11 @@ export class Guest extends pulumi.ComponentResource {
         ...(args.bootTimeout ? ["--timeout", String(args.bootTimeout)] : []),
       ]),
       // vhost_net is reloaded only while no guest holds it: a zero-copy change replaces this too, so
-      // Pulumi stops the guest before the reload and starts it after.
-      triggers: [`zcopytx=${args.variant.zeroCopy ? 1 : 0}`],
+      // Pulumi stops the guest before the reload and starts it after. The value comes through the
+      // VhostNet's id (not only dependsOn): Pulumi deletes a dependent ahead of a delete-before-replace
+      // replacement only when one of its inputs comes from the replaced resource; without it the
+      // reload ran first and was refused while this guest held /dev/vhost-net.
+      triggers: args.vhostNet.run.id.apply(() => [`zcopytx=${args.variant.zeroCopy ? 1 : 0}`]),
       live: true,
     }, { parent: this, dependsOn: [macvtap, args.vhostNet.run, this.kernelCopy.checked, ...(args.kernel.bootCheck ? [args.kernel.bootCheck] : [])] });
     this.facts = qemu.facts as pulumi.Output<GuestFacts | undefined>;

@@ -55,8 +55,9 @@ for (const h of lab.hosts.filter((x) => x.role === "builder")) {
   pulumi.log.warn(`host ${h.name} has role builder, but kernels are built on the machine running Pulumi (building on a lab host is not implemented yet)`);
 }
 
-// Kernels: built once per lab on this machine; in a sim (and for guests) proven by a boot under QEMU;
-// a host kernel the active variant names is installed on the lab's dut hosts.
+// Kernels: built once per lab on this machine; in a netns sim (and for guests) proven by a boot under
+// QEMU; a host kernel the active variant names is installed on the lab's dut hosts, VM lab hosts
+// included (they boot it through GRUB like a real host).
 const kernels: Record<string, { build: KernelBuild; bootCheck?: KernelBootCheck; install?: KernelInstall; patches: string[] }> = {};
 const hostKernelInstalls = planHostKernelInstalls(lab, variant);
 for (const [i, k] of lab.kernels.entries()) {
@@ -71,12 +72,12 @@ for (const [i, k] of lab.kernels.entries()) {
   const onHosts = hostKernelInstalls.find((p) => p.kernel === k.name);
   let install: KernelInstall | undefined;
   let bootCheck: KernelBootCheck | undefined;
-  if (lab.sim || k.for === "guest") {
+  if (netnsSim(lab) || k.for === "guest") {
     // The console lines a lab expects come from its whole series; a shorter prefix is checked by its release.
     const expect = buildPlan.patches.length < buildPlan.series.length ? [] : k.verify.console;
     bootCheck = new KernelBootCheck(`kernel-${k.name}`, { build, expect, accel: lab.sim?.accel ?? "auto", recordDir: path.join(cacheDir(), "kernels", "boot", stack) });
   } else if (onHosts) {
-    // Real hosts: the packages go to every dut host of the active variant, installed and booted there.
+    // Real hosts and VM lab hosts: the packages go to every dut host of the active variant, installed and booted there.
     install = new KernelInstall(`kernel-${k.name}`, {
       build, kernel: k, features: onHosts.features,
       hosts: onHosts.hosts.map((name) => {
@@ -129,13 +130,15 @@ const peer = plan.peer
 const kernelFacts = pulumi.all(Object.fromEntries(Object.entries(kernels).map(([n, k]) => [n, pulumi.all([k.build.artifact, k.bootCheck?.boot ?? pulumi.output(undefined)])])));
 
 const vmFacts = fabric instanceof VmFabric ? fabric.vmFacts : {};
-const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts, vmFacts[n] ?? pulumi.output(undefined)])])));
+// A host kernel install reboots the host after its facts were read: the kernel it runs is the install's.
+const installedOn = (n: string) => Object.values(kernels).map((k) => k.install?.installed[n]).find((o) => o !== undefined) ?? pulumi.output(undefined);
+const hostLive = pulumi.all(Object.fromEntries(Object.entries(hosts).map(([n, h]) => [n, pulumi.all([h.hostKey, h.facts, vmFacts[n] ?? pulumi.output(undefined), installedOn(n)])])));
 const guestLive = pulumi.all(Object.fromEntries(Object.entries(guests).map(([n, g]) => [n, pulumi.all([g.facts, g.macvtap, vhostNets[g.hostName].facts])])));
 
 export const topology = pulumi
   .all([hostLive, kernelFacts, guestLive])
   .apply(([live, kf, gl]) => labTopology(lab, plan, stack, {
-    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts, vm]]) => [n, { hostKey, facts, vm }])),
+    hosts: Object.fromEntries(Object.entries(live).map(([n, [hostKey, facts, vm, installed]]) => [n, { hostKey, facts: typeof installed?.running === "string" ? { ...facts, kernelRelease: installed.running } : facts, vm }])),
     peer: peer?.endpoint,
     kernels: Object.fromEntries(Object.entries(kf).map(([n, [artifact, boot]]) => [n, { artifact, boot, patches: kernels[n].patches }])),
     guests: Object.fromEntries(Object.entries(gl).map(([n, [facts, macvtap, vhostNet]]) => [n, { facts, macvtap, vhostNet }])),

@@ -67,7 +67,7 @@ vhost_tids() {
 }
 
 do_datapath() {
-  local pid=$opt_qemu_pid vhost=false workers=null zc=null mtu=null digest=null offloads=null note='' p
+  local pid=$opt_qemu_pid vhost=false workers=null zc=null mtu=null digest=null offloads=null note='' p irqdev
   if [ -d "/proc/$pid" ]; then
     for p in /proc/"$pid"/fd/*; do
       [ "$(readlink "$p" 2>/dev/null)" != /dev/vhost-net ] || { vhost=true; break; }
@@ -81,10 +81,14 @@ do_datapath() {
   p=/sys/module/vhost_net/parameters/experimental_zcopytx
   if [ -r "$p" ]; then case $(cat "$p") in 1 | Y) zc=true ;; *) zc=false ;; esac; fi
   if [ -r "/sys/class/net/$NIC/mtu" ]; then mtu=$(cat "/sys/class/net/$NIC/mtu"); offloads=$(offloads_json); fi
+  # A virtio-net NIC's queue interrupts are named after its virtio device (virtio2-input.0), not
+  # after the interface as ixgbe's are (eth1-TxRx-0): say which, so irq/s finds them.
+  irqdev=$(readlink -f "/sys/class/net/$NIC/device" 2>/dev/null || true)
+  case ${irqdev##*/} in virtio[0-9]*) irqdev=${irqdev##*/} ;; *) irqdev=$NIC ;; esac
   printf 'facts: %s\n' "$(jq -nc --argjson vhost "$vhost" --argjson vhostWorkers "$workers" --argjson zeroCopy "$zc" \
-    --arg hostKernel "$(uname -r)" --argjson qemuCmdlineSha256 "$digest" --argjson mtu "$mtu" --argjson offloads "$offloads" --arg note "$note" \
+    --arg hostKernel "$(uname -r)" --argjson qemuCmdlineSha256 "$digest" --argjson mtu "$mtu" --argjson offloads "$offloads" --arg note "$note" --arg irqDevice "$irqdev" \
     '{vhost: $vhost, vhostWorkers: $vhostWorkers, zeroCopy: $zeroCopy, hostKernel: $hostKernel, guestKernel: null,
-      qemuCmdlineSha256: $qemuCmdlineSha256, mtu: $mtu, offloads: $offloads} + (if $note == "" then {} else {note: $note} end)')"
+      qemuCmdlineSha256: $qemuCmdlineSha256, mtu: $mtu, offloads: $offloads, irqDevice: $irqDevice} + (if $note == "" then {} else {note: $note} end)')"
 }
 
 # --- tcpdump ---------------------------------------------------------------------------------------

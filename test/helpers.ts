@@ -101,7 +101,8 @@ export function vmTestStack(stack: string, prefix: string, n: number, opts: { gu
     .replace("managementNet: 198.18.20.0/24", `managementNet: 198.18.${n}.0/24`)
     .replace("dataNet: 198.19.20.0/24", `dataNet: 198.19.${n}.0/24`)
     .replace(/198\.19\.20\./g, `198.19.${n}.`);
-  if (!opts.guest) text = text.replace(/\n {4}kernels:\n[\s\S]*?(?=\n {4}variants:)/, "").replace(/\n {4}guests:\n[\s\S]*?(?=\n {4}bench:)/, "");
+  // Without the guest, without kernels: the variants keep the VMs' own kernel.
+  if (!opts.guest) text = text.replace(/\n {4}kernels:\n[\s\S]*?(?=\n {4}variants:)/, "").replace(/\n {4}guests:\n[\s\S]*?(?=\n {4}bench:)/, "").replace(/^ {8}hostKernel: .*\n/gm, "");
   const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
   fs.writeFileSync(file, text);
   return file;

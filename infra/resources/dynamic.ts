@@ -79,6 +79,12 @@ export const ROLE_TYPES: Record<string, string> = {
   guest: "Qemu",
   "kernel-build": "KernelBuild",
   "kernel-boot": "KernelBootCheck",
+  // The VM lab's fabric (infra/vmFabric.ts): what stands in for a real lab's machines, cables and mirror.
+  "vm-image": "VmImage",
+  "vm-net": "VmNetwork",
+  "apt-repo": "AptRepository",
+  "vm-wire": "VmWire",
+  "vm-host": "VmHost",
 };
 
 export type RoleRunArgs = Inputs<Omit<RoleRunProps, "live" | "deletes">> & { live?: boolean; deletes?: boolean };

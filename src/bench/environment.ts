@@ -28,15 +28,21 @@ export function variantState(guest: TopologyGuest) {
   };
 }
 
-/** What a sim lab cannot show, from what its topology reports. */
-export function simLimits(dut: TopologyHost, guest: TopologyGuest): string[] {
+/** What a sim lab (netns or VM hosts: `simHosts`) cannot show, from what its topology reports. */
+export function simLimits(dut: TopologyHost, guest: TopologyGuest, simHosts?: string): string[] {
   const f = (dut.facts ?? {}) as Record<string, any>;
   const g = guest as Record<string, any>;
-  const out: string[] = [
-    `the test NIC is a ${f.nic?.driver ?? "virtual"} device, not an ixgbe 82599: no firmware, no rings, no queue interrupts (irq/s not measured)`,
-    "the peer is a network namespace on the same machine: both ends share its CPUs, so throughput is bounded by this machine, not by a 10GbE wire",
-    "host-wide tuning (IRQ affinity, irqbalance, CPU governor) is not applied in a sim",
-  ];
+  const out: string[] = simHosts === "vm"
+    ? [
+      `the test NIC is a VM's ${f.nic?.driver ?? "virtio_net"} device on a tap, not an ixgbe 82599: no firmware; irq/s counts its virtio queues' interrupts`,
+      "the peer is another VM on the same machine: both ends share its CPUs, so throughput is bounded by this machine, not by a 10GbE wire",
+      "the hosts are QEMU VMs: host tuning applies inside them (no CPU governor), and their CPU figures are those of emulated CPUs",
+    ]
+    : [
+      `the test NIC is a ${f.nic?.driver ?? "virtual"} device, not an ixgbe 82599: no firmware, no rings, no queue interrupts (irq/s not measured)`,
+      "the peer is a network namespace on the same machine: both ends share its CPUs, so throughput is bounded by this machine, not by a 10GbE wire",
+      "host-wide tuning (IRQ affinity, irqbalance, CPU governor) is not applied in a sim",
+    ];
   if (g.accel === "tcg") out.push("the guest runs under QEMU TCG (software emulation), not KVM: guest throughput and qemu CPU are TCG figures, and KVM exits are not counted");
   if (g.vhost?.effective === false) out.push(`vhost-net is not serving the guest (${g.vhost?.note ?? "no /dev/vhost-net"}): vhost CPU is not measured and variants differing only in vhost_net parameters run the same datapath`);
   if (g.zeroCopy && g.zeroCopy.effective !== true) out.push("vhost-net TX zero-copy is never in effect here, whatever a variant requests");
@@ -74,6 +80,6 @@ export function assembleEnvironment(topology: Topology, guestName: string, probe
     stackVariant: topology.defaultVariant ?? topology.activeVariant ?? null,
     variants: {},
     labRevision: probes.git,
-    sim: topology.simulated ? { simulated: true, cannotExercise: simLimits(dut, guest) } : { simulated: false },
+    sim: topology.simulated ? { simulated: true, cannotExercise: simLimits(dut, guest, topology.simHosts) } : { simulated: false },
   };
 }

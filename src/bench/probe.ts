@@ -66,6 +66,7 @@ export function parseDatapath(stdout: string): Datapath {
     offloads,
   };
   if (typeof f.note === "string" && f.note) d.note = f.note;
+  if (typeof f.irqDevice === "string" && f.irqDevice) d.irqDevice = f.irqDevice;
   return d;
 }
 

@@ -118,6 +118,15 @@ export function nicIrqLines(interrupts: Interrupts, match: string | RegExp): Irq
   return interrupts.lines.filter((l) => /^\d+$/.test(l.irq) && hit(l.description));
 }
 
+/**
+ * What picks a test NIC's queue interrupts out of /proc/interrupts, from what they are named after
+ * (the datapath probe's irqDevice): a virtio-net NIC's are its virtio device's input and output
+ * queues (virtio2-input.0, not its config interrupt); other drivers' carry the NIC's name.
+ */
+export function nicIrqMatch(irqDevice: string): string | RegExp {
+  return /^virtio\d+$/.test(irqDevice) ? new RegExp(`\\b${irqDevice}-(input|output)\\.\\d+$`) : irqDevice;
+}
+
 export interface ProcSample {
   clkTck: number;
   /** Seconds since boot (/proc/uptime) when the sample was taken. */

@@ -55,6 +55,8 @@ export interface Datapath {
   mtu: number | null;
   offloads: Record<string, boolean> | null;
   note?: string;
+  /** What the test NIC's queue interrupts are named after in /proc/interrupts (virtio2 for virtio-net, else the NIC). */
+  irqDevice?: string;
   zeroCopyCounters?: { sends: number; copies: number; completions: number } | null;
 }
 

@@ -9,7 +9,7 @@ import { repoRoot } from "../paths";
 import { guestCellScript, netperfCommand, parseGuestCell } from "./cell";
 import { assembleEnvironment, variantState } from "./environment";
 import { Datapath, getZeroCopyCounterProbe, indistinguishable, probeFacts, readDatapath, runProbe, VariantAsk } from "./probe";
-import { measureCell, parseProcSample } from "./procstat";
+import { measureCell, nicIrqMatch, parseProcSample } from "./procstat";
 import { estimateRemaining, formatDuration, progressLine, cellLabel } from "./progress";
 import { CellKey, cellId, createRun, NewCell, Run, RunOptions } from "./results";
 import { scenarioNamed } from "./scenarios";
@@ -207,7 +207,7 @@ async function runCell(lab: Lab, run: Run, key: CellKey, signal?: AbortSignal): 
   let m: ReturnType<typeof measureCell> | undefined;
   if (!before.error && !after.error) {
     try {
-      m = measureCell(parseProcSample(before.text), parseProcSample(after.text), { qemuPid: lab.guest.qemuPid, nic });
+      m = measureCell(parseProcSample(before.text), parseProcSample(after.text), { qemuPid: lab.guest.qemuPid, nic: datapath?.irqDevice ? nicIrqMatch(datapath.irqDevice) : nic });
       extra.hostCpu = m.host;
       extra.vhostLayout = m.vhostLayout;
       extra.sampledSeconds = Math.round(m.elapsedSeconds * 100) / 100;
@@ -249,7 +249,7 @@ async function datapathWarnings(lab: Lab, options: RunOptions): Promise<string[]
   const dev = await lab.hostSession.run("test -e /dev/vhost-net", { timeoutMs: 20_000 });
   const all: VariantAsk[] = lab.topology.variants ?? [];
   const asks = options.variants.map((v) => all.find((a) => a.name === v) ?? { name: v });
-  return indistinguishable(asks, { vhostDevice: dev.code === 0 || d.vhost, zeroCopyParam: d.zeroCopy !== null }, !!lab.topology.simulated);
+  return indistinguishable(asks, { vhostDevice: dev.code === 0 || d.vhost, zeroCopyParam: d.zeroCopy !== null }, !!lab.topology.simulated && lab.topology.simHosts !== "vm");
 }
 
 /** Runs (or continues) a bench. Throws for what stops the whole run; a failed cell is recorded and counted. */

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Kernel, Lab } from "./model";
+import { Kernel, Lab, netnsSim } from "./model";
 import { RunningVariant } from "./variant";
 
 /** Bump when the way a build turns inputs into outputs changes. */
@@ -192,11 +192,12 @@ export interface HostKernelInstallPlan {
 }
 
 /**
- * What the running variant asks to install on real hosts; empty for sim labs, whose kernels only
- * boot under QEMU, and for a variant that keeps the hosts' own kernel.
+ * What the running variant asks to install on real hosts and VM lab hosts; empty for netns sim labs,
+ * whose hosts share this machine's kernel (their kernels only boot under QEMU), and for a variant that
+ * keeps the hosts' own kernel.
  */
 export function planHostKernelInstalls(lab: Lab, variant: RunningVariant | undefined): HostKernelInstallPlan[] {
-  if (lab.sim || !variant) return [];
+  if (netnsSim(lab) || !variant) return [];
   const kernel = lab.kernels.find((k) => k.name === variant.hostKernel && k.for === "host");
   if (!kernel) return [];
   return [{

@@ -70,8 +70,16 @@ async function converge(run: RoleRunner, p: RoleRunProps): Promise<RoleRunOutput
  * unhealthy rather than failing the read, so a refresh still completes and the up or destroy that
  * follows reports the host by name.
  */
-async function probe(run: RoleRunner, p: RoleRunProps): Promise<string | undefined> {
-  const r: RoleResult = await run.runRole(p.target, creds(p), p.role, "check", p.args);
+async function probe(run: RoleRunner, p: RoleRunProps, sshRetryDelayMs: number): Promise<string | undefined> {
+  let r: RoleResult = await run.runRole(p.target, creds(p), p.role, "check", p.args);
+  // One more try when SSH itself failed: a refresh checks every resource of a host at once, and a busy
+  // host (a TCG VM running its nested guest) drops some of those connections (sshd's MaxStartups, a
+  // banner exchange past ConnectTimeout); counted unhealthy, a live resource would re-run its create
+  // on a no-op up. A host that is really gone fails the second try too.
+  if (r.code === SSH_FAILED) {
+    await new Promise((resolve) => setTimeout(resolve, sshRetryDelayMs));
+    r = await run.runRole(p.target, creds(p), p.role, "check", p.args);
+  }
   if (r.code === 0) return undefined;
   if (r.code === CHECK_WRONG || r.code === SSH_FAILED) return r.stderr.trim() || "check failed";
   throw new RoleError(`${p.title}: ${describeFailure(p.target, p.role, "check", r)}`, r);
@@ -82,7 +90,8 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 /** The provider's methods, reaching hosts through RUN. */
-export function roleRunProvider(run: RoleRunner = realRunner) {
+export function roleRunProvider(run: RoleRunner = realRunner, opts: { sshRetryDelayMs?: number } = {}) {
+  const sshRetryDelayMs = opts.sshRetryDelayMs ?? 5000;
   return {
     async create(p: RoleRunProps): Promise<{ id: string; outs: RoleRunOutputs }> {
       const outs = await converge(run, p);
@@ -95,7 +104,7 @@ export function roleRunProvider(run: RoleRunner = realRunner) {
     },
     async read(id: string, props: RoleRunOutputs): Promise<{ id: string; props: RoleRunOutputs }> {
       if (!props.live) return { id, props };
-      return { id, props: { ...props, healthy: (await probe(run, props)) === undefined } };
+      return { id, props: { ...props, healthy: (await probe(run, props, sshRetryDelayMs)) === undefined } };
     },
     async remove(props: RoleRunOutputs): Promise<void> {
       if (!props.deletes) return;

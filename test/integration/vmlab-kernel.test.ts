@@ -133,6 +133,12 @@ describe("VM lab: the host kernel install, its fallbacks and vhost_net, for real
     sh("bash", [path.join(ROOT, "roles/vm-bmc.sh"), "delete", "--ns", NS, "--name", VM, "--dir", path.join(tmp, "bmc", VM), "--bridge", "mgmt", "--address", BMC_ADDRESS]);
     sh("bash", [path.join(ROOT, "scripts/vm.sh"), "--ns", NS, "destroy"]);
     sh("bash", [path.join(ROOT, "roles/kernel-build.sh"), "delete", "--key", kernel?.key ?? "0".repeat(32), "--out", path.join(cacheDir(), "kernels", "out", "t-vmkern-kernel", kernel?.key ?? "none")]);
+    // The role removes its key's directory; the test's scope directory is the test's own.
+    try {
+      fs.rmdirSync(path.join(cacheDir(), "kernels", "out", "t-vmkern-kernel"));
+    } catch {
+      // not empty (another key was built there) or gone: leave it
+    }
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -103,6 +103,7 @@ describe("bench-probe against namespaces", { skip: whyNot ? `cannot run: ${whyNo
       assert.equal(d.mtu, 1500);
       assert.equal(d.offloads?.["scatter-gather"], true);
       assert.equal(d.hostKernel, os.release());
+      assert.equal(d.irqDevice, NIC, "a veth is not a virtio device: its interrupt lines would carry its own name");
       assert.equal(d.zeroCopy, fs.existsSync("/sys/module/vhost_net/parameters/experimental_zcopytx") ? /^(1|Y)/.test(fs.readFileSync("/sys/module/vhost_net/parameters/experimental_zcopytx", "utf8")) : null);
       assert.match(d.note ?? "", fs.existsSync("/dev/vhost-net") ? /QEMU does not hold \/dev\/vhost-net/ : /no \/dev\/vhost-net on this host/);
     } finally {

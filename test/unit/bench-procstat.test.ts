@@ -10,6 +10,7 @@ import {
   irqRate,
   measureCell,
   nicIrqLines,
+  nicIrqMatch,
   parseInterrupts,
   parseProcSample,
   parseProcStat,
@@ -102,6 +103,9 @@ describe("a sample from roles/bench-probe.sh sample", () => {
     // eth0 here is virtio2: its queue lines exist and did not move: a measured zero.
     const eth0 = irqRate(before.interrupts, after.interrupts, 2.07, /virtio2-(input|output)\.\d+$/);
     assert.deepEqual(eth0, { found: true, perSec: 0, lines: ["38: PCI-MSIX-0000:00:03.0 1-edge virtio2-input.0", "39: PCI-MSIX-0000:00:03.0 2-edge virtio2-output.0"] });
+    // The datapath probe's irqDevice picks the same lines: a virtio NIC's queues, not its config IRQ.
+    assert.deepEqual(irqRate(before.interrupts, after.interrupts, 2.07, nicIrqMatch("virtio2")), eth0);
+    assert.equal(nicIrqMatch("eth1"), "eth1", "other drivers name their queue lines after the NIC");
     const veth = irqRate(before.interrupts, after.interrupts, 2.07, "ixr-np-va");
     assert.equal(veth.found, false);
     assert.match(!veth.found ? veth.note : "", /^none found: no interrupt line matches "ixr-np-va"/);

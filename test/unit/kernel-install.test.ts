@@ -67,6 +67,15 @@ describe("real-host kernel install", () => {
     assert.deepEqual(r.lab.kernels[0].install, { method: "grub", panicSeconds: 20, bootTimeout: 600, rebootOnDestroy: true, purgeOnDestroy: false, features: ["/dev/vhost-net"] });
   });
 
+  it("plans the VM lab's host kernel for its dut VM (a VM lab host takes the real-host install), none for the netns sim", () => {
+    const { loadLabFile } = require("../../src/lab/load") as typeof import("../../src/lab/load");
+    for (const [file, want] of [["Pulumi.vmlab.yaml", [{ kernel: "host", hosts: ["dut"], features: ["/sys/module/vhost_net/parameters/experimental_zcopytx"] }]], ["Pulumi.sim.yaml", []]] as const) {
+      const r = validateLab(loadLabFile(path.join(ROOT, file)).raw, { baseDir: ROOT });
+      assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+      for (const v of r.lab.variants) assert.deepEqual(planHostKernelInstalls(r.lab, resolveVariant(r.lab, v.name)), want, `${file} ${v.name}`);
+    }
+  });
+
   it("declares packages and install for the dut host under Pulumi's mocks; the BMC password stays a secret", { skip: haveSource ? false : "linux-source is not installed (npm run setup)" }, async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-kunit-"));
     fs.writeFileSync(path.join(tmp, "key"), "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });

@@ -48,6 +48,15 @@ describe("planLab", () => {
     assert.equal(p.hosts[0].sim, undefined);
   });
 
+  it("a VM lab host's bmc is refused: the VM lab wires no BMC to its VMs", () => {
+    const raw = loadLabFile(`${ROOT}/Pulumi.vmlab.yaml`).raw as { hosts: Record<string, unknown>[] };
+    raw.hosts[0].bmc = { type: "ipmi", address: "198.18.20.210", user: "admin", password: { env: "IXLAB_NO_SUCH" } };
+    const r = validateLab(raw, { baseDir: ROOT });
+    assert.ok(!r.ok);
+    assert.deepEqual(r.problems.map((p) => p.path), [["hosts", 0, "bmc"]]);
+    assert.match(r.problems[0].message, /^a VM lab host has no BMC the lab wires up \(its emulated BMC, roles\/vm-bmc\.sh, serves only the VM kernel test\); remove bmc$/);
+  });
+
   it("a VM lab: one namespace with the management bridge, a tap per NIC, stable MACs, no sim namespaces", () => {
     const p = planLab(lab("vmlab"));
     assert.equal(p.sim, undefined, "no netns sim bridge");

@@ -26,3 +26,21 @@ describe("dynamic provider dispatch", () => {
     assert.deepEqual(await read("id", role), { id: "id", props: role });
   });
 });
+
+describe("RoleRun resource types", () => {
+  it("every role a component declares as a RoleRun has a resource type (a missing one fails only at pulumi up)", () => {
+    /* eslint-disable @typescript-eslint/no-var-requires */
+    const fs = require("node:fs") as typeof import("node:fs");
+    const path = require("node:path") as typeof import("node:path");
+    const { ROOT } = require("../helpers") as typeof import("../helpers");
+    const { ROLE_TYPES } = require("../../infra/resources/dynamic") as typeof import("../../infra/resources/dynamic");
+    const used = new Set<string>();
+    for (const f of fs.readdirSync(path.join(ROOT, "infra")).filter((n) => n.endsWith(".ts"))) {
+      const text = fs.readFileSync(path.join(ROOT, "infra", f), "utf8");
+      // The first role: of each `new RoleRun(` call.
+      for (const m of text.matchAll(/new RoleRun\([^]*?\brole: "([a-z-]+)"/g)) used.add(m[1]);
+    }
+    assert.ok(used.has("vm-host") && used.has("guest"), [...used].join(" "));
+    assert.deepEqual([...used].filter((r) => !ROLE_TYPES[r]), []);
+  });
+});

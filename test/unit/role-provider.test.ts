@@ -21,7 +21,7 @@ function fake(answers: Record<string, Partial<RoleResult>>, namespaceGone = fals
     },
     simNamespaceGone: () => namespaceGone,
   };
-  return { provider: roleRunProvider(runner), calls };
+  return { provider: roleRunProvider(runner, { sshRetryDelayMs: 0 }), calls };
 }
 
 const outs = (o: Partial<RoleRunOutputs> = {}): RoleRunOutputs => ({ ...props, healthy: true, ...o });
@@ -58,6 +58,23 @@ describe("role provider: read", () => {
       const { provider } = fake({ check: { code, stderr: "netserver is not running" } });
       assert.equal((await provider.read("id", outs())).props.healthy, false, `exit ${code}`);
     }
+  });
+
+  it("a check whose SSH connection failed is tried once more: a dropped connection is not a change", async () => {
+    const codes = [SSH_FAILED, 0];
+    const calls: string[] = [];
+    const runner: RoleRunner = {
+      async runRole(_t, _c, _role, action) {
+        calls.push(action);
+        return { code: codes.shift() ?? 0, stdout: "", stderr: "Connection timed out during banner exchange", changed: 0 };
+      },
+      simNamespaceGone: () => false,
+    };
+    assert.equal((await roleRunProvider(runner, { sshRetryDelayMs: 0 }).read("id", outs())).props.healthy, true);
+    assert.deepEqual(calls, ["check", "check"]);
+    const { provider, calls: twice } = fake({ check: { code: SSH_FAILED, stderr: "ssh: connect to host 198.18.9.11 port 22: No route to host" } });
+    assert.equal((await provider.read("id", outs())).props.healthy, false, "a host that does not answer twice is unhealthy");
+    assert.deepEqual(twice.map((c) => c.action), ["check", "check"]);
   });
 
   it("a check that breaks (bad flags, a bug) fails the read, naming the host", async () => {
