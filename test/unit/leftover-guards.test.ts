@@ -114,7 +114,12 @@ describe("secret temp dirs", () => {
       const stale = path.join(base, `ixlab-secret-${deadPid()}-ssh-root`);
       fs.mkdirSync(stale, { mode: 0o700 });
       fs.writeFileSync(path.join(stale, "key"), "root's key", { mode: 0o600 });
-      const code = `const s = require(${JSON.stringify(path.join(ROOT, "build", "src", "remote", "secretDir.js"))}); const d = s.makeSecretDir("ssh", ${JSON.stringify(base)}); const st = require("fs").statSync(d); console.log(JSON.stringify({ d, mode: st.mode & 0o777, parentMode: require("fs").statSync(require("path").dirname(d)).mode & 0o777 }));`;
+      // User nobody runs a copy of the module from the shared dir: the clone may sit in a private
+      // directory (as one made by mktemp -d is) that nobody cannot enter.
+      const module = path.join(base, "secretDir.js");
+      fs.copyFileSync(path.join(ROOT, "build", "src", "remote", "secretDir.js"), module);
+      fs.chmodSync(module, 0o644);
+      const code = `const s = require(${JSON.stringify(module)}); const d = s.makeSecretDir("ssh", ${JSON.stringify(base)}); const st = require("fs").statSync(d); console.log(JSON.stringify({ d, mode: st.mode & 0o777, parentMode: require("fs").statSync(require("path").dirname(d)).mode & 0o777 }));`;
       const r = spawnSync(process.execPath, ["-e", code], { encoding: "utf8", uid: 65534, gid: 65534 });
       assert.equal(r.status, 0, r.stderr);
       const out = JSON.parse(r.stdout);
