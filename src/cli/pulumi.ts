@@ -1,5 +1,5 @@
 import { capturePulumi, ensureStack, runPulumi } from "../pulumi/cli";
-import { backendUrl, clearStaleLocks, lockDir } from "../pulumi/locks";
+import { backendUrl, clearStaleLocks, lockDir, repairCheckpoint, stacksDir } from "../pulumi/locks";
 import { EXIT_OK } from "./exit";
 
 export const help = `Usage: ixlab pulumi <pulumi arguments...>
@@ -37,9 +37,11 @@ export async function run(argv: string[]): Promise<number> {
   const i = argv.findIndex((a) => a === "--stack" || a === "-s");
   const stack = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith("--stack="))?.slice("--stack=".length);
   if (stack && argv[0] !== "stack") {
-    ensureStack(stack);
+    // A killed pulumi's leftovers first: a torn checkpoint file fails even the `stack ls` below.
     const removed = clearStaleLocks(lockDir(backendUrl(), "ixlab", stack));
+    if (removed.length > 0) removed.push(...repairCheckpoint(stacksDir(backendUrl(), "ixlab"), stack));
     for (const line of removed) console.error(`ixlab: stack ${stack}: ${line}`);
+    ensureStack(stack);
     if (removed.length > 0) clearPendingCreates(stack);
   }
   return runPulumi(argv);

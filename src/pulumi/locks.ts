@@ -52,3 +52,39 @@ export function clearStaleLocks(dir: string | undefined, host = os.hostname(), i
   }
   return said;
 }
+
+/** The checkpoint directory of PROJECT in a file:// backend (undefined for other backends). */
+export function stacksDir(backendUrl: string | undefined, project: string): string | undefined {
+  if (!backendUrl?.startsWith("file://")) return undefined;
+  return path.join(fileURLToPath(backendUrl.split("?")[0]), ".pulumi", "stacks", project);
+}
+
+/**
+ * What a pulumi killed while saving STACK's checkpoint leaves in a file backend: the blob store's
+ * metadata beside the checkpoint (`<stack>.json.attrs`) written in place and torn (empty, every later
+ * command on any stack of that backend fails with "error: EOF"), and the half-written temp copy.
+ * Called only once the stack's lock was found stale, so no live pulumi is writing them. Returns one
+ * line per file removed; the checkpoint itself is replaced whole by a rename and is left alone.
+ */
+export function repairCheckpoint(dir: string | undefined, stack: string): string[] {
+  if (!dir || !fs.existsSync(dir)) return [];
+  const said: string[] = [];
+  const tmp = new RegExp(`^${stack.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.json\\.[0-9a-f]+\\.tmp$`);
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    if (name === `${stack}.json.attrs` || name === `${stack}.json.bak.attrs`) {
+      try {
+        JSON.parse(fs.readFileSync(file, "utf8"));
+        continue;
+      } catch {
+        fs.rmSync(file, { force: true });
+        said.push(`removed ${name}, torn when pulumi was killed while saving the checkpoint`);
+      }
+    } else if (tmp.test(name)) {
+      fs.rmSync(file, { force: true });
+      said.push(`removed ${name}, a checkpoint the killed pulumi never finished writing`);
+    }
+  }
+  return said;
+}
+

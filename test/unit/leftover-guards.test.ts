@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { backendUrl, clearStaleLocks, lockDir } from "../../src/pulumi/locks";
+import { backendUrl, clearStaleLocks, lockDir, repairCheckpoint, stacksDir } from "../../src/pulumi/locks";
 import { sessionDir } from "../../src/bench/session";
 import { makeSecretDir, sweepSecretDirs } from "../../src/remote/secretDir";
 import { claimSimNames, ROOT } from "../helpers";
@@ -32,6 +32,26 @@ describe("stale stack locks", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     } finally {
       parent.kill();
+    }
+  });
+
+  it("repairs what a pulumi killed while saving the checkpoint leaves: torn metadata, a half-written copy", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-ckpttest-"));
+    try {
+      const write = (name: string, text: string) => fs.writeFileSync(path.join(dir, name), text);
+      write("reltest.json", '{"version":3}');
+      write("reltest.json.attrs", ""); // torn: every pulumi command then fails with "error: EOF"
+      write("reltest.json.bak.attrs", '{"user.cache_control":""}');
+      write("reltest.json.18ed280f6874cd5b.tmp", '{"version":3,"dep');
+      write("reltest2.json.attrs", ""); // another stack's: not this repair's to judge
+      assert.deepEqual(repairCheckpoint(dir, "reltest").sort(), [
+        "removed reltest.json.attrs, torn when pulumi was killed while saving the checkpoint",
+        "removed reltest.json.18ed280f6874cd5b.tmp, a checkpoint the killed pulumi never finished writing",
+      ].sort());
+      assert.deepEqual(fs.readdirSync(dir).sort(), ["reltest.json", "reltest.json.bak.attrs", "reltest2.json.attrs"]);
+      assert.equal(stacksDir("file:///x/state?no_tmp_dir=true", "ixlab"), "/x/state/.pulumi/stacks/ixlab");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
