@@ -8,12 +8,6 @@ import { loadDotenv, readEnvSecret } from "../lab/secrets";
 import { capturePulumi } from "./cli";
 import { stackOutput } from "./outputs";
 
-function optionalOutput<T>(stack: string, name: string): T | undefined {
-  const r = capturePulumi(["stack", "output", name, "--json", "--stack", stack]);
-  if (r.status !== 0) return undefined;
-  return (JSON.parse(r.stdout) as T | null) ?? undefined;
-}
-
 /** One referenced key, read the way the program read it. */
 export function readKeyRef(stack: string, host: string, ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
   const where = `stack ${stack}: host ${host}'s ssh.key`;
@@ -32,8 +26,11 @@ export function readKeyRef(stack: string, host: string, ref: SecretRef, env: Nod
 
 /** Private keys by host name. */
 export function hostKeys(stack: string): Record<string, string> {
-  const keys = { ...stackOutput<Record<string, string>>(stack, "sshKeys", true) };
-  const refs = optionalOutput<Record<string, SecretRef>>(stack, "sshKeyRefs") ?? {};
+  // Both maps in one pulumi call (each call starts the CLI and decrypts the state).
+  const outputs = stackOutput<{ sshKeys?: Record<string, string>; sshKeyRefs?: Record<string, SecretRef> }>(stack, "", true);
+  if (!outputs.sshKeys) throw new UsageError(`stack ${stack} has no output sshKeys; run: ixlab pulumi up --stack ${stack}`);
+  const keys = { ...outputs.sshKeys };
+  const refs = outputs.sshKeyRefs ?? {};
   for (const [host, ref] of Object.entries(refs)) keys[host] = readKeyRef(stack, host, ref);
   return keys;
 }

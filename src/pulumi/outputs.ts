@@ -7,10 +7,11 @@ import type { Topology } from "../lab/topology";
 // The shape is defined once, beside the code that produces it.
 export type { Topology, TopologyGuest, TopologyHost } from "../lab/topology";
 
+/** Every output of the stack in one pulumi call (NAME empty), or one of them. */
 export function stackOutput<T>(stack: string, name: string, secret = false): T {
-  const r = capturePulumi(["stack", "output", name, "--json", "--stack", stack, ...(secret ? ["--show-secrets"] : [])]);
+  const r = capturePulumi(["stack", "output", ...(name ? [name] : []), "--json", "--stack", stack, ...(secret ? ["--show-secrets"] : [])]);
   if (r.status !== 0) {
-    throw new UsageError(`stack ${stack}: cannot read output ${name}: ${r.stderr.trim().split("\n").pop()} (has \`ixlab pulumi up --stack ${stack}\` run?)`);
+    throw new UsageError(`stack ${stack}: cannot read ${name ? `output ${name}` : "outputs"}: ${r.stderr.trim().split("\n").pop()} (has \`ixlab pulumi up --stack ${stack}\` run?)`);
   }
   const value = JSON.parse(r.stdout) as T | null;
   if (value === null || value === undefined) throw new UsageError(`stack ${stack} has no output ${name}; run: ixlab pulumi up --stack ${stack}`);
