@@ -86,8 +86,10 @@ export interface Guard {
 /**
  * Compares two rows' datapaths. `kernelIsKnob`: in a series walk the kernel is what the variants
  * change, so the two sides are different builds by construction and kernels are not reported.
+ * `sameVariant`: one variant in two runs (a regression check across days or revisions), where the
+ * same datapath on both sides is the point of the comparison, not a reason to withhold a verdict.
  */
-export function guard(aLabel: string, a: EffectiveDatapath | null, bLabel: string, b: EffectiveDatapath | null, kernelIsKnob: boolean): Guard {
+export function guard(aLabel: string, a: EffectiveDatapath | null, bLabel: string, b: EffectiveDatapath | null, kernelIsKnob: boolean, sameVariant = false): Guard {
   if (!a || !b) return { identical: false, differences: [] };
   const differences: string[] = [];
   const diff = (what: string, x: unknown, y: unknown) => {
@@ -104,7 +106,7 @@ export function guard(aLabel: string, a: EffectiveDatapath | null, bLabel: strin
   const knownVhost = a.vhost !== null && a.vhost === b.vhost;
   const zeroCopySame = a.vhost === false || (a.zeroCopy !== null && a.zeroCopy === b.zeroCopy);
   const identical =
-    !kernelIsKnob && knownVhost && zeroCopySame && same(a.qemuCmdlineSha256, b.qemuCmdlineSha256) && differences.length === 0 && !a.mixed && !b.mixed;
+    !kernelIsKnob && !sameVariant && knownVhost && zeroCopySame && same(a.qemuCmdlineSha256, b.qemuCmdlineSha256) && differences.length === 0 && !a.mixed && !b.mixed;
   return identical ? { identical, reason: `${aLabel} and ${bLabel} ran the same datapath here: ${describeDatapath(a)}`, differences } : { identical, differences };
 }
 

@@ -167,7 +167,7 @@ const comparisonCache = new WeakMap<Row, Map<Row, RowComparison>>();
 export function compareRows(base: Row, r: Row, kernelIsKnob: boolean): RowComparison {
   const hit = comparisonCache.get(base)?.get(r);
   if (hit) return hit;
-  const g = guard(base.label, base.datapath ?? null, r.label, r.datapath ?? null, kernelIsKnob);
+  const g = guard(base.label, base.datapath ?? null, r.label, r.datapath ?? null, kernelIsKnob, base.variant === r.variant);
   const out: RowComparison = g.identical
     ? { against: base.label, verdict: "not comparable", reason: g.reason, metrics: [], differences: g.differences }
     : {

@@ -141,6 +141,19 @@ describe("the datapath guard", () => {
     );
   });
 
+  it("one variant across two runs on the same datapath (a regression check): a verdict, not 'not comparable'", () => {
+    const g = normals(8);
+    const sim = (run: string, mbps: number) =>
+      writeSyntheticRun(tmp(), { run, variants: ["baseline", "zerocopy"], sizes: [4096], repetitions: 5, datapath: () => datapath(), figures: () => ({ mbps: g(mbps, mbps / 100) }) });
+    const r = renderReport([sim("day1", 9000), sim("day2", 8100)], { html: false, baseline: "day1:baseline" });
+    const again = rowOf(r, 4096, "day2:baseline").comparison!;
+    assert.equal(again.verdict, "regressed", JSON.stringify(again));
+    assert.equal(again.reason, undefined);
+    // Another variant on that same datapath is still no evidence either way.
+    assert.equal(rowOf(r, 4096, "day1:zerocopy").comparison!.verdict, "not comparable");
+    assert.equal(rowOf(r, 4096, "day2:zerocopy").comparison!.verdict, "not comparable");
+  });
+
   it("a run with no datapath and no per-variant environment is compared as before", () => {
     const g = normals(7);
     const dir = writeSyntheticRun(tmp(), { variants: ["baseline", "zerocopy"], sizes: [4096], repetitions: 3, figures: (v) => ({ mbps: g(v === "baseline" ? 5000 : 7400, 50) }) });
