@@ -24,10 +24,11 @@ const stack = pulumi.getStack();
 
 const guestPlans = planGuests(lab, plan);
 const extraPackages = (host: string) => (guestPlans.some((g) => g.host === host) ? GUEST_HOST_PACKAGES : []);
+const claimArgs = (prefix: string) => ({ prefix, owner: `stack ${stack} of the clone at ${repoRoot()}` });
 // VM labs: the hosts are VMs on this machine, and from their sshd on everything is a real lab's path.
 const fabric = plan.vm
-  ? new VmFabric("vm", { plan, stack, accel: lab.sim!.accel, packages: [...new Set(lab.hosts.flatMap((h) => hostPackages(h, extraPackages(h.name))))] })
-  : lab.sim ? new SimFabric("sim", { plan, stack, prefix: lab.sim.prefix, owner: `stack ${stack} of the clone at ${repoRoot()}` }) : undefined;
+  ? new VmFabric("vm", { plan, stack, ...claimArgs(lab.sim!.prefix), accel: lab.sim!.accel, packages: [...new Set(lab.hosts.flatMap((h) => hostPackages(h, extraPackages(h.name))))] })
+  : lab.sim ? new SimFabric("sim", { plan, stack, ...claimArgs(lab.sim.prefix) }) : undefined;
 const variant = runningVariant(lab);
 const prefix = runningSeriesPrefix(lab);
 

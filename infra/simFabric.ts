@@ -3,16 +3,13 @@
 // a real host), and a veth pair per link standing for the 10GbE cable. Declared only for sim labs.
 import * as pulumi from "@pulumi/pulumi";
 import { LabPlan } from "../src/lab/plan";
+import { LabClaimArgs, labClaim } from "./labClaim";
 import { RoleRun, SshKeyPair } from "./resources/dynamic";
 
-export interface SimFabricArgs {
+export interface SimFabricArgs extends LabClaimArgs {
   plan: LabPlan;
   /** Used in the key comment so a key found anywhere says where it belongs. */
   stack: string;
-  /** The lab's name prefix (sim.prefix): the names on this machine that this stack claims. */
-  prefix: string;
-  /** Who claims them: this stack of this clone, as a user would be told it. */
-  owner: string;
 }
 
 export class SimFabric extends pulumi.ComponentResource {
@@ -34,15 +31,7 @@ export class SimFabric extends pulumi.ComponentResource {
     this.privateKey = key.privateKey;
     this.publicKey = key.publicKey;
 
-    // First of all, the lab's machine-wide names: another clone's or stack's lab using them stops this
-    // one here, before anything of theirs is adopted.
-    const claim = new RoleRun(`${name}-claim`, {
-      title: `sim lab names ${args.prefix}-*`,
-      role: "lab-claim",
-      target: local,
-      args: ["--prefix", args.prefix, "--owner", args.owner],
-      live: true,
-    }, { parent: this });
+    const claim = labClaim(name, "sim", args, this);
 
     const bridge = new RoleRun(`${name}-bridge`, {
       title: `sim management bridge ${sim.bridge}`,

@@ -9,9 +9,10 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { LabPlan } from "../src/lab/plan";
 import { cacheDir, repoRoot } from "../src/paths";
+import { LabClaimArgs, labClaim } from "./labClaim";
 import { RoleRun, SshKeyPair } from "./resources/dynamic";
 
-export interface VmFabricArgs {
+export interface VmFabricArgs extends LabClaimArgs {
   plan: LabPlan;
   /** Used in the key comment so a key found anywhere says where it belongs. */
   stack: string;
@@ -55,13 +56,15 @@ export class VmFabric extends pulumi.ComponentResource {
       deletes: false,
     }, parent);
 
+    // The image is a machine-wide cache, not the lab's: only what carries the lab's names waits.
+    const claim = labClaim(name, "VM", args, this);
     const net = new RoleRun(`${name}-net`, {
       title: `VM lab network (namespace ${vm.ns}, bridge ${vm.bridge} ${vm.bridgeCidr})`,
       role: "vm-net",
       target: local,
       args: ["--ns", vm.ns, "--bridge", vm.bridge, "--address", vm.bridgeCidr, "--uplink", vm.uplink, "--uplink-address", vm.uplinkCidr],
       live: true,
-    }, parent);
+    }, { ...parent, dependsOn: [claim] });
 
     // KVM where QEMU runs a guest with it at a useful speed (roles/kernel-boot.sh's probe), else TCG.
     const accel = new RoleRun(`${name}-accel`, {

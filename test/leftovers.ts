@@ -53,6 +53,7 @@ export function vmLeftovers(prefix: string, vmCache: string): string[] {
     if (cmd.includes(`ixlab-vm:${ns}:`) || cmd.includes(`/run/ixlab/vm/${ns}`) || cmd.includes(`${vmCache}/labs/${ns}`)) found.push(`process ${pid}: ${cmd.slice(0, 120)}`);
   }
   for (const d of [`${vmCache}/labs/${ns}`, `/run/ixlab/vm/${ns}`]) if (fs.existsSync(d)) found.push(`directory ${d}`);
+  if (fs.existsSync(`/run/ixlab/claims/${prefix}`)) found.push(`claim /run/ixlab/claims/${prefix}`);
   for (const l of lines("losetup", ["-a"])) if (l.includes(vmCache)) found.push(`loop device ${l}`);
   for (const l of fs.readFileSync("/proc/self/mounts", "utf8").split("\n")) if (l.includes(vmCache)) found.push(`mount ${l}`);
   return found;

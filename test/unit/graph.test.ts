@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
@@ -33,6 +35,10 @@ const nameOf = (urn: string) => {
   return `${type.split("$").pop()!.split(":").pop()} ${name}`;
 };
 
+/** A kernel build's output directory as the mocks report it (a host kernel's packages are listed from it). */
+const mockCache = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-graph-"));
+process.on("exit", () => fs.rmSync(mockCache, { recursive: true, force: true }));
+
 async function declare(stackFile: string, env: Record<string, string> = {}, edit: (lab: any) => void = () => {}): Promise<{ resources: Declared[]; outputs: Record<string, unknown>; wiring: Record<string, Wiring> }> {
   const lab = parse(fs.readFileSync(`${ROOT}/${stackFile}`, "utf8")).config["ixlab:lab"];
   edit(lab);
@@ -49,7 +55,7 @@ async function declare(stackFile: string, env: Record<string, string> = {}, edit
         if (args.name.endsWith("-preflight")) state.stdout = 'ok: preflight\nfacts: {"kernelRelease":"6.1.0-mock","kvm":false}';
         if (args.name.endsWith("-qemu")) state.facts = { qemuPid: 4242, accel: "tcg", vhost: "off", vhostNote: "no /dev/vhost-net", hostKey: "ssh-ed25519 AAAAguest", release: "6.1.192-ixlab-guest" };
         if (args.name.endsWith("-vhostnet")) state.facts = { loaded: false, requested: 0, zcopytx: null, applied: false };
-        if (args.name.endsWith("-build")) state.facts = { key: "k", release: "6.1.192-ixlab-guest", target: "bzImage", artifact: "/cache/bzImage", sha256: "ab".repeat(32), buildSeconds: 1, compiled: true };
+        if (args.name.endsWith("-build")) state.facts = { key: "k", release: "6.1.192-ixlab-guest", target: "bzImage", artifact: `${mockCache}/bzImage`, sha256: "ab".repeat(32), buildSeconds: 1, compiled: true };
         return { id: `${args.name}-id`, state };
       },
       call: () => ({}),
@@ -164,7 +170,7 @@ describe("resource graph", () => {
     assert.match(patches[1], /patches\/sim-demo\/0002-.*\.patch$/);
     assert.match(build[build.indexOf("--key") + 1], /^[0-9a-f]{32}$/);
     const boot = byName["kernel-guest-bootcheck"].inputs.args as string[];
-    assert.deepEqual(boot.slice(0, 6), ["--kernel", "/cache/bzImage", "--expect-release", "6.1.192-ixlab-guest", "--expect-line", "ixlab-demo: patch series applied"]);
+    assert.deepEqual(boot.slice(0, 6), ["--kernel", `${mockCache}/bzImage`, "--expect-release", "6.1.192-ixlab-guest", "--expect-line", "ixlab-demo: patch series applied"]);
     assert.equal(topology.kernels[0].release, "6.1.192-ixlab-guest");
     // The guest: macvtap on the dut's test NIC, QEMU booting the copied kernel, vhost as the variant
     // asks (falling back in a sim), the sim never touching modules.
@@ -192,6 +198,13 @@ describe("resource graph", () => {
     assert.equal(topology.guests[0].vhost.effective, false);
     assert.equal(topology.guests[0].zeroCopy.requested, false);
     assert.deepEqual([topology.defaultVariant, topology.runningVariant], ["baseline", "baseline"]);
+  });
+
+  it("a VM lab claims its names first: the claim under VmFabric, and its network waits for it", async () => {
+    const { wiring } = await declare("Pulumi.vmlab.yaml");
+    assert.equal(wiring["VmFabric vm"]?.type, "ixlab:sim:VmFabric");
+    assert.equal(wiring["LabClaim vm-claim"]?.parent, "VmFabric vm");
+    assert.ok(wiring["VmNetwork vm-net"].dependsOn.includes("LabClaim vm-claim"), JSON.stringify(wiring["VmNetwork vm-net"]));
   });
 
   it("switches variants through the stack: IXLAB_VARIANT=zerocopy changes the zero-copy flag and the guest's trigger", async () => {
