@@ -213,6 +213,21 @@ veth_pair() {
   if [ -n "$3" ]; then [ "$na" = "$(nsid_of "$1" "$3")" ] || return 1; fi
   if [ -n "$1" ]; then [ "$nb" = "$(nsid_of "$3" "$1")" ] || return 1; fi
 }
+# ensure_veth_to_ns OUTER NS INNER: a veth OUTER in the root namespace whose peer is INNER in NS, made
+# if missing, never adopting a device of another's (a same-named one that is not that pair stops the
+# role). Sets VETH_CREATED=1 when it made the pair, so a caller can drop state tied to the old one.
+ensure_veth_to_ns() {
+  VETH_CREATED=0
+  if veth_pair "" "$1" "$2" "$3"; then ok "veth $1 <-> $2:$3 exists"; return 0; fi
+  link_json "" "$1" >/dev/null && die "$1 exists but is not the veth peer of $3 in namespace $2; refusing to touch it"
+  link_json "$2" "$3" >/dev/null && die "namespace $2 has a $3 whose peer is not $1 here; refusing to touch it"
+  ip link add name "$1" type veth peer name "$3" netns "$2"
+  no_ipv6_ll "" "$1"
+  no_ipv6_ll "$2" "$3"
+  # shellcheck disable=SC2034 # read by the role that called this
+  VETH_CREATED=1
+  changed "created veth $1 <-> $2:$3"
+}
 # ensure_ipv4 NS DEV CIDR WHAT / ensure_up NS DEV WHAT / ensure_mtu NS DEV MTU WHAT: converge one
 # setting, reporting ok: or changed: (WHAT names the device for humans). Other addresses are left.
 ensure_ipv4() {

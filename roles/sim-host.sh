@@ -78,19 +78,10 @@ do_create() {
   if ns_exists; then ok "namespace $NS exists"; else ip netns add "$NS"; changed "created namespace $NS"; fi
   ensure_up "$NS" lo "$NS: lo"
 
-  if veth_pair "" "$opt_veth" "$NS" "$MGMT_IF"; then
-    ok "veth $opt_veth <-> $NS:$MGMT_IF exists"
-  else
-    link_json "" "$opt_veth" >/dev/null && die "$opt_veth exists but is not the veth peer of $MGMT_IF in namespace $NS; refusing to touch it"
-    link_json "$NS" "$MGMT_IF" >/dev/null && die "namespace $NS has a $MGMT_IF whose peer is not $opt_veth here; refusing to touch it"
-    ip link add name "$opt_veth" type veth peer name "$MGMT_IF" netns "$NS"
-    no_ipv6_ll "" "$opt_veth"
-    no_ipv6_ll "$NS" "$MGMT_IF"
-    # A re-created host has a new MAC behind its old address: drop the stale ARP entry this machine
-    # holds for it (only for this sim address), or SSH waits for the entry to time out.
-    ip neigh flush to "${opt_address%/*}" dev "$opt_bridge" 2>/dev/null || true
-    changed "created veth $opt_veth <-> $NS:$MGMT_IF"
-  fi
+  ensure_veth_to_ns "$opt_veth" "$NS" "$MGMT_IF"
+  # A re-created host has a new MAC behind its old address: drop the stale ARP entry this machine
+  # holds for it (only for this sim address), or SSH waits for the entry to time out.
+  [ "$VETH_CREATED" = 0 ] || ip neigh flush to "${opt_address%/*}" dev "$opt_bridge" 2>/dev/null || true
   if [ "$(link_get "" "$opt_veth" .master)" = "$opt_bridge" ]; then
     ok "$opt_veth is a port of $opt_bridge"
   else

@@ -26,16 +26,7 @@ do_create() {
   ensure_ipv4 "$NS" "$opt_bridge" "$opt_address" "bridge $NS:$opt_bridge"
   ensure_up "$NS" "$opt_bridge" "bridge $NS:$opt_bridge"
 
-  if veth_pair "" "$opt_uplink" "$NS" "$INNER"; then
-    ok "veth $opt_uplink <-> $NS:$INNER exists"
-  else
-    link_json "" "$opt_uplink" >/dev/null && die "$opt_uplink exists but is not the veth peer of $INNER in namespace $NS; refusing to touch it"
-    link_json "$NS" "$INNER" >/dev/null && die "namespace $NS has an $INNER whose peer is not $opt_uplink here; refusing to touch it"
-    ip link add name "$opt_uplink" type veth peer name "$INNER" netns "$NS"
-    no_ipv6_ll "" "$opt_uplink"
-    no_ipv6_ll "$NS" "$INNER"
-    changed "created veth $opt_uplink <-> $NS:$INNER"
-  fi
+  ensure_veth_to_ns "$opt_uplink" "$NS" "$INNER"
   ensure_port "$NS" "$INNER" "$opt_bridge"
   ensure_up "$NS" "$INNER" "$NS:$INNER"
   ensure_ipv4 "" "$opt_uplink" "$opt_uplink_address" "$opt_uplink"
