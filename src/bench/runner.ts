@@ -135,7 +135,9 @@ class Lab {
     this.bind();
     this.openSessions();
     const seconds = (Date.now() - start) / 1000;
-    io.log(`stack ${this.stack} on variant ${this.currentVariant} after ${seconds.toFixed(1)} s (qemu pid ${this.guest.qemuPid})`);
+    // Back on its own, a series stack runs the whole series, which is also the walk's last prefix.
+    const now = variant === null ? `back on its own variant ${this.guest.variant}${this.options?.series && this.currentVariant ? ` (the whole series, as ${this.currentVariant})` : ""}` : `on variant ${this.currentVariant}`;
+    io.log(`stack ${this.stack} ${now} after ${seconds.toFixed(1)} s (qemu pid ${this.guest.qemuPid})`);
     return seconds;
   }
 }
