@@ -58,7 +58,10 @@ export const METRIC_HEADER = ["size", "variant", "figure", "Δ vs baseline [95% 
 /** The verdicts' rules in one sentence, for the top of every format. */
 export function verdictRules(report: Report): string {
   const v = report.verdicts;
-  return `Welch's t on the repetitions, Mann-Whitney U where n allows, ${v.tests ? `Holm over the ${v.tests} test${v.tests === 1 ? "" : "s"} of this report` : "no figure here could be tested"} (alpha ${v.alpha}); "no change": the 95% interval of the change lies within ±${v.thresholdPct}%.`;
+  const tests = v.tests
+    ? `Welch's t on the repetitions, Mann-Whitney U where n allows, Holm over the ${v.tests} test${v.tests === 1 ? "" : "s"} of this report (alpha ${v.alpha})`
+    : "no figure here could be tested: none has two comparable sides with repetitions";
+  return `${tests}; "no change": the 95% interval of the change lies within ±${v.thresholdPct}%.`;
 }
 
 export function patchCells(t: PatchTable, r: PatchRow): string[] {
