@@ -5,6 +5,7 @@
 import { formatSize } from "../lab/units";
 import { Report, Row } from "./model";
 import { deltaText, fixed, metricCells, metricRows, PATCH_NOTE, patchCells, patchTitle, verdictRules, verdictText } from "./text";
+import { PatchRow } from "./series";
 
 export const EMAIL_WIDTH = 72;
 
@@ -84,8 +85,13 @@ export function renderEmail(report: Report, reproducer: { labFile?: string; comm
   }
   for (const p of report.series ?? []) {
     out.push(...wrap(`${patchTitle(p)}:`), "");
-    out.push(...textTable(["size", "patch", "change [95% CI]", "verdict", "share"], p.rows.map((r) => { const c = patchCells(p, r); return [c[0], c[1], c[3], r.comparison.verdict, c[6]]; }), [1, 3]));
-    out.push(...wrap(PATCH_NOTE), "");
+    // Patch file names run past 72 columns beside the figures: numbers in the table, names above it.
+    const names = new Map(p.rows.filter((r) => r.index > 0).map((r) => [r.index, r.patches.join(", ") || "(none new)"]));
+    for (const [i, n] of names) out.push(...wrap(n, "      ", `  ${i} = `));
+    out.push("");
+    const label = (r: PatchRow) => (r.index === 0 ? "all" : String(r.index));
+    out.push(...textTable(["size", "patch", "change [95% CI]", "verdict", "share"], p.rows.map((r) => { const c = patchCells(p, r); return [c[0], label(r), c[3], r.comparison.verdict, c[6]]; }), [1, 3]));
+    out.push("", ...wrap(PATCH_NOTE), "");
   }
   out.push("Environment:");
   for (const r of report.runs) for (const l of environmentLines(r.environment)) out.push(...wrap(l, "    ", "  "));
