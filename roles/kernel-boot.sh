@@ -401,6 +401,10 @@ do_delete() {
   done
   # The record directory goes too once nothing else is in it; a directory with other files stays.
   if [ -d "$opt_record" ] && rmdir "$opt_record" 2>/dev/null; then changed "removed empty $opt_record"; fi
+  # In ixlab's cache layout (kernels/boot/STACK/DIGEST) the stack's directory goes with its last record.
+  local stack_dir
+  stack_dir=$(dirname "$opt_record")
+  if [[ $(dirname "$stack_dir") == */kernels/boot ]] && rmdir "$stack_dir" 2>/dev/null; then changed "removed empty $stack_dir"; fi
 }
 
 main() {

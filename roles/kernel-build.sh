@@ -274,6 +274,10 @@ do_check() {
 do_delete() {
   # The build tree and ccache stay: they are caches that make the next build of this kernel fast.
   if [ -d "$opt_out" ]; then rm -rf "$opt_out"; changed "removed $opt_out"; else ok "$opt_out already gone"; fi
+  # In ixlab's cache layout (kernels/out/STACK/KEY) the stack's directory goes with its last kernel.
+  local stack_dir
+  stack_dir=$(dirname "$opt_out")
+  if [[ $(dirname "$stack_dir") == */kernels/out ]] && rmdir "$stack_dir" 2>/dev/null; then changed "removed empty $stack_dir"; fi
 }
 
 main() {
