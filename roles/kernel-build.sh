@@ -225,6 +225,11 @@ compile() {
   release=$(make -C "$opt_tree" -s kernelrelease)
   if [ "$opt_target" = deb ]; then
     mv "$(dirname "$opt_tree")"/linux-*"$release"*.deb "$opt_out/"
+    # bindeb-pkg's records of the build are left beside the tree too; they belong with its packages.
+    local rec
+    for rec in "$(dirname "$opt_tree")"/linux-upstream_"$release"-*_*.buildinfo "$(dirname "$opt_tree")"/linux-upstream_"$release"-*_*.changes; do
+      [ ! -e "$rec" ] || mv -f "$rec" "$opt_out/"
+    done
     artifact=$(ls "$opt_out"/linux-image-"$release"_*.deb)
   else
     cp "$opt_tree/arch/x86/boot/bzImage" "$opt_out/bzImage"
