@@ -168,11 +168,24 @@ export function sharedMasters(): number[] {
   return [...masters.values()].map((m) => m.child.pid!).filter(Boolean);
 }
 
-/** Ends every master of this process and waits for them to go. */
+/** Ends every master of this process and waits (up to 5 s) for them to go. */
 export async function closeSharedConnections(): Promise<void> {
-  const all = [...masters.values()];
-  const waits = all.map((m) => new Promise<void>((resolve) => (m.child.exitCode !== null || m.child.signalCode !== null ? resolve() : m.child.once("exit", () => resolve()))));
+  const pids = sharedMasters();
   stopAll();
-  await Promise.all(waits);
-  for (const m of all) fs.rmSync(m.dir, { recursive: true, force: true });
+  // The masters do not hold this process's event loop (they are unref'd): poll, with a timer that does.
+  for (let i = 0; i < 500 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (exited, not reaped yet: its parent is this process) runs no more.
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }
