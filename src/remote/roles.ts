@@ -83,18 +83,22 @@ export function sshArgs(target: Extract<Target, { kind: "ssh" }>, keyFile: strin
   ];
 }
 
+/** Writes the key and the pinned host key (if any) into the private directory DIR, each 0600. */
+export function writeSshFiles(dir: string, target: Extract<Target, { kind: "ssh" }>, creds: Credentials): { key: string; knownHosts?: string } {
+  const key = path.join(dir, "key");
+  fs.writeFileSync(key, creds.privateKey.endsWith("\n") ? creds.privateKey : creds.privateKey + "\n", { mode: 0o600 });
+  if (!creds.hostKey) return { key };
+  const knownHosts = path.join(dir, "known_hosts");
+  const name = target.port === 22 ? target.address : `[${target.address}]:${target.port}`;
+  fs.writeFileSync(knownHosts, `${name} ${creds.hostKey}\n`, { mode: 0o600 });
+  return { key, knownHosts };
+}
+
 /** A private directory with the key and the pinned host key, removed when `fn` is done. */
 export async function withSshFiles<T>(target: Extract<Target, { kind: "ssh" }>, creds: Credentials, fn: (key: string, knownHosts?: string) => Promise<T>): Promise<T> {
   const dir = makeSecretDir("ssh");
   try {
-    const key = path.join(dir, "key");
-    fs.writeFileSync(key, creds.privateKey.endsWith("\n") ? creds.privateKey : creds.privateKey + "\n", { mode: 0o600 });
-    let knownHosts: string | undefined;
-    if (creds.hostKey) {
-      knownHosts = path.join(dir, "known_hosts");
-      const name = target.port === 22 ? target.address : `[${target.address}]:${target.port}`;
-      fs.writeFileSync(knownHosts, `${name} ${creds.hostKey}\n`, { mode: 0o600 });
-    }
+    const { key, knownHosts } = writeSshFiles(dir, target, creds);
     return await fn(key, knownHosts);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,8 @@ import { ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Credentials, Target } from "./roles";
+// roles.ts loads this module; writeSshFiles is only called later, once both are loaded.
+import { Credentials, Target, writeSshFiles } from "./roles";
 import { socketSecretDir } from "./secretDir";
 
 type SshTarget = Extract<Target, { kind: "ssh" }>;
@@ -72,14 +73,7 @@ function stopAll(): void {
 
 function startMaster(id: string, target: SshTarget, creds: Credentials, sshArgs: (key: string, knownHosts?: string) => string[], env: NodeJS.ProcessEnv): Master {
   const dir = socketSecretDir("mux", CONTROL);
-  const key = path.join(dir, "key");
-  fs.writeFileSync(key, creds.privateKey.endsWith("\n") ? creds.privateKey : creds.privateKey + "\n", { mode: 0o600 });
-  let knownHosts: string | undefined;
-  if (creds.hostKey) {
-    knownHosts = path.join(dir, "known_hosts");
-    const name = target.port === 22 ? target.address : `[${target.address}]:${target.port}`;
-    fs.writeFileSync(knownHosts, `${name} ${creds.hostKey}\n`, { mode: 0o600 });
-  }
+  const { key, knownHosts } = writeSshFiles(dir, target, creds);
   const socket = path.join(dir, CONTROL);
   // `cat` ends at EOF, which ssh passes on when our end of its stdin closes; ControlPersist=no keeps
   // the master from outliving its session (it still waits for the sessions it carries). A shell of
