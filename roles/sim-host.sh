@@ -23,6 +23,10 @@ NS='' HOST_DIR='' ADDR=''
 
 ns_exists() { [ -e "/run/netns/$NS" ]; }
 
+# SHLVL=1: bash, as the login shell of a session sshd started, sources ~/.bashrc even for a command,
+# unless it is not the top-level shell; the sim hosts share this machine's home directories, whose
+# interactive setup (a version manager's init runs dozens of programs) would otherwise run at every
+# role run (0.4-0.5 s a session, measured on a loaded machine).
 sshd_config() {
   cat <<EOF
 # Written by ixlab roles/sim-host.sh: the sshd of sim host $NS (network namespace $NS).
@@ -43,7 +47,7 @@ AllowTcpForwarding no
 AllowStreamLocalForwarding no
 PermitTunnel no
 PermitUserEnvironment no
-SetEnv IXLAB_STATE_DIR=$HOST_DIR/state IXLAB_SIM_NS=$NS
+SetEnv IXLAB_STATE_DIR=$HOST_DIR/state IXLAB_SIM_NS=$NS SHLVL=1
 Subsystem sftp internal-sftp
 EOF
 }

@@ -1,9 +1,10 @@
 // Pulumi dynamic resources: a role run on a host (RoleRun), the per-stack SSH key pair (SshKeyPair),
 // a pinned SSH host key (HostKeyPin), and a host kernel installed on a host (KernelHostInstall).
 // (Kernel packages were copied by a KernelPackages resource before Commands did it; its provider
-// code stays, in src/remote/providers.ts, to retire such resources of older stacks.) Pulumi serializes provider objects into the state and runs
-// them in a separate Node process, so the providers here stay thin: each method loads the real
-// behaviour from src/remote/ at run time and the serialized code captures nothing but globals.
+// code stays, in src/remote/providers.ts, to retire such resources of older stacks.) Pulumi keeps a
+// dynamic provider's code in the state and runs it in a separate Node process, so the provider here
+// is thin and written out as text (PROVIDER_MODULE): each method loads the real behaviour from
+// src/remote/ at run time.
 // Each resource has a type of its own (`pulumi-nodejs:dynamic/ixlab:Netserver`), so a preview and
 // the state say what a row is; stacks made before that knew them all as
 // `pulumi-nodejs:dynamic:Resource`, which each one names as an alias so those stacks update in place.
@@ -14,33 +15,50 @@ import type { Target } from "../../src/remote/roles";
 import type { KernelHostInstallProps } from "../../src/remote/kernelInstallProvider";
 
 /**
- * Loads a module of src/remote in the provider process, which starts in the program's directory
- * (infra/) and runs the project's TypeScript through infra/register.js (swc, no type check: this runs
- * at every refresh). The serialized code captures nothing but globals, so it finds the loader from
- * the working directory.
+ * The provider's code, as Pulumi keeps it with each resource (`__provider`) and its dynamic-provider
+ * process loads it (`require-from-string`, then `handler()`): every method loads the real behaviour
+ * from src/remote at run time, through infra/register.js (swc, no type check: this runs at every
+ * refresh), found from the working directory, the program's (infra/). Written out here instead of
+ * letting pulumi.dynamic.Resource serialize a closure, which at every program run loads the
+ * TypeScript compiler and npm's arborist and parses the functions' text (loading those alone took
+ * 0.7 s at a load average of 5, at every up, preview and refresh). Plain JavaScript that may use only
+ * globals and `require`; a test loads and runs it.
  */
-function behaviour(name: string): any {
-  const g = globalThis as { __ixlabRoot?: string };
-  if (!g.__ixlabRoot) {
-    const path = require("node:path");
-    let dir = process.cwd();
-    while (!require("node:fs").existsSync(path.join(dir, "infra", "register.js"))) {
-      if (path.dirname(dir) === dir) throw new Error(`ixlab: no infra/register.js above ${process.cwd()}`);
-      dir = path.dirname(dir);
+export const PROVIDER_MODULE = `exports.handler = function () {
+  function behaviour(name) {
+    const g = globalThis;
+    if (!g.__ixlabRoot) {
+      const path = require("node:path");
+      let dir = process.cwd();
+      while (!require("node:fs").existsSync(path.join(dir, "infra", "register.js"))) {
+        if (path.dirname(dir) === dir) throw new Error("ixlab: no infra/register.js above " + process.cwd());
+        dir = path.dirname(dir);
+      }
+      require(path.join(dir, "infra", "register.js")).register(dir);
     }
-    require(path.join(dir, "infra", "register.js")).register(dir);
+    return require(g.__ixlabRoot + "/src/remote/" + name);
   }
-  return require(`${g.__ixlabRoot}/src/remote/${name}`);
-}
-
-/** The one provider of every ixlab dynamic resource; src/remote/providers.ts dispatches each call. */
-const provider: pulumi.dynamic.ResourceProvider = {
-  create: (inputs: Record<string, unknown>) => behaviour("providers").create(inputs),
-  diff: (_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) => behaviour("providers").diff(olds, news),
-  update: (_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) => behaviour("providers").update(olds, news),
-  read: (id: string, props: Record<string, unknown>) => behaviour("providers").read(id, props),
-  delete: (_id: string, props: Record<string, unknown>) => behaviour("providers").remove(props),
+  // The one provider of every ixlab dynamic resource; src/remote/providers.ts dispatches each call.
+  return {
+    create: (inputs) => behaviour("providers").create(inputs),
+    diff: (_id, olds, news) => behaviour("providers").diff(olds, news),
+    update: (_id, olds, news) => behaviour("providers").update(olds, news),
+    read: (id, props) => behaviour("providers").read(id, props),
+    delete: (_id, props) => behaviour("providers").remove(props),
+  };
 };
+`;
+
+/**
+ * A resource of the ixlab dynamic provider, of type `pulumi-nodejs:dynamic/ixlab:<Type>`: what
+ * pulumi.dynamic.Resource registers, with the provider's code given as written, not serialized.
+ */
+class IxlabDynamicResource extends pulumi.CustomResource {
+  constructor(type: string, name: string, props: Record<string, unknown>, opts: pulumi.CustomResourceOptions) {
+    if ("__provider" in props) throw new Error("A dynamic resource must not define the __provider key");
+    super(`pulumi-nodejs:dynamic/${DYNAMIC_MODULE}:${type}`, name, { ...props, __provider: PROVIDER_MODULE }, opts);
+  }
+}
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
@@ -90,7 +108,7 @@ export const ROLE_TYPES: Record<string, string> = {
 export type RoleRunArgs = Inputs<Omit<RoleRunProps, "live" | "deletes">> & { live?: boolean; deletes?: boolean };
 
 /** A role script converged on a host; see src/remote/roleProvider.ts for its life cycle. */
-export class RoleRun extends pulumi.dynamic.Resource {
+export class RoleRun extends IxlabDynamicResource {
   declare readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
   declare readonly healthy: pulumi.Output<boolean>;
 
@@ -98,33 +116,31 @@ export class RoleRun extends pulumi.dynamic.Resource {
     const type = ROLE_TYPES[args.role];
     if (!type) throw new Error(`RoleRun ${name}: role ${args.role} has no resource type (infra/resources/dynamic.ts ROLE_TYPES)`);
     super(
-      provider,
+      type,
       name,
       { live: false, deletes: true, ...args, facts: undefined, healthy: undefined },
       // Names on hosts are reused by a replacement, so the old one must go first.
       withLegacyAlias({ ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] }, formerly),
-      DYNAMIC_MODULE,
-      type,
     );
   }
 }
 
 /** An ed25519 key pair for one stack; the private key exists only as a Pulumi secret. */
-export class SshKeyPair extends pulumi.dynamic.Resource {
+export class SshKeyPair extends IxlabDynamicResource {
   declare readonly publicKey: pulumi.Output<string>;
   declare readonly privateKey: pulumi.Output<string>;
 
   constructor(name: string, args: { comment: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args, publicKey: undefined, privateKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "SshKeyPair");
+    super("SshKeyPair", name, { ...args, publicKey: undefined, privateKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }));
   }
 }
 
 /** The host's SSH key, recorded at first contact; every later connection must present it. */
-export class HostKeyPin extends pulumi.dynamic.Resource {
+export class HostKeyPin extends IxlabDynamicResource {
   declare readonly hostKey: pulumi.Output<string>;
 
   constructor(name: string, args: { target: pulumi.Input<Extract<Target, { kind: "ssh" }>>; privateKey: pulumi.Input<string>; triggers?: pulumi.Input<pulumi.Input<string>[]> }, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args, hostKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }), DYNAMIC_MODULE, "HostKeyPin");
+    super("HostKeyPin", name, { ...args, hostKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }));
   }
 }
 
@@ -133,14 +149,13 @@ export class HostKeyPin extends pulumi.dynamic.Resource {
  * into, verified, then made the default; destroy restores the previous default. The BMC password is
  * a secret input and output.
  */
-export class KernelHostInstall extends pulumi.dynamic.Resource {
+export class KernelHostInstall extends IxlabDynamicResource {
   declare readonly facts: pulumi.Output<Record<string, unknown> | undefined>;
   declare readonly phases: pulumi.Output<{ phase: string; seconds: number; note?: string }[]>;
 
   constructor(name: string, args: Inputs<Omit<KernelHostInstallProps, "bmc" | "bmcPassword">> & { bmc?: pulumi.Input<KernelHostInstallProps["bmc"]>; bmcPassword?: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args, facts: undefined, phases: undefined, healthy: undefined },
+    super("KernelHostInstall", name, { ...args, facts: undefined, phases: undefined, healthy: undefined },
       // Rebooting a host and waiting for it (and once more after a BMC power cycle) takes long.
-      withLegacyAlias({ customTimeouts: { create: "90m", update: "90m", delete: "60m" }, ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey", "bmcPassword"] }),
-      DYNAMIC_MODULE, "KernelHostInstall");
+      withLegacyAlias({ customTimeouts: { create: "90m", update: "90m", delete: "60m" }, ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey", "bmcPassword"] }));
   }
 }

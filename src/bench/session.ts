@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { makeSecretDir } from "../remote/secretDir";
+import { socketSecretDir } from "../remote/secretDir";
 import { sshArgs, Target } from "../remote/roles";
 
 export interface Exec {
@@ -23,9 +23,6 @@ export interface RunOpts {
   signal?: AbortSignal;
 }
 
-// A Unix socket's path holds at most 108 bytes on Linux (104 on the BSDs), and ssh binds the master at
-// ControlPath plus ".<16 random characters>" before renaming it.
-const SOCKET_PATH_MAX = 103;
 const CONTROL = "cm";
 
 /**
@@ -33,10 +30,7 @@ const CONTROL = "cm";
  * long there (a CI job's deep temp directory), then in the user's own private directory under /tmp.
  */
 export function sessionDir(base = os.tmpdir()): string {
-  const dir = makeSecretDir("bench", base);
-  if (Buffer.byteLength(path.join(dir, CONTROL)) + 17 <= SOCKET_PATH_MAX) return dir;
-  fs.rmSync(dir, { recursive: true, force: true });
-  return makeSecretDir("bench", "/tmp");
+  return socketSecretDir("bench", CONTROL, base);
 }
 
 export class SshSession {

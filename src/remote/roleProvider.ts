@@ -143,7 +143,8 @@ function simNamespaceGone(t: Target): boolean {
   return r.status === 0 && !r.stdout.split("\n").some((l) => l.split(" ")[0] === t.simNs);
 }
 
-const realRunner: RoleRunner = { runRole: (t, c, role, action, args) => runRole(t, c, role, action, args), simNamespaceGone };
+// The provider's process lives for one pulumi command: its role runs share one connection per host.
+const realRunner: RoleRunner = { runRole: (t, c, role, action, args) => runRole(t, c, role, action, args, undefined, { share: true }), simNamespaceGone };
 
 // What infra/resources/dynamic.ts calls.
 export const { create, update, read, remove } = roleRunProvider();

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeSecretDir } from "./secretDir";
+import { shareConnection } from "./sshShare";
 import { repoRoot } from "../paths";
 
 export type Target =
@@ -82,18 +83,22 @@ export function sshArgs(target: Extract<Target, { kind: "ssh" }>, keyFile: strin
   ];
 }
 
+/** Writes the key and the pinned host key (if any) into the private directory DIR, each 0600. */
+export function writeSshFiles(dir: string, target: Extract<Target, { kind: "ssh" }>, creds: Credentials): { key: string; knownHosts?: string } {
+  const key = path.join(dir, "key");
+  fs.writeFileSync(key, creds.privateKey.endsWith("\n") ? creds.privateKey : creds.privateKey + "\n", { mode: 0o600 });
+  if (!creds.hostKey) return { key };
+  const knownHosts = path.join(dir, "known_hosts");
+  const name = target.port === 22 ? target.address : `[${target.address}]:${target.port}`;
+  fs.writeFileSync(knownHosts, `${name} ${creds.hostKey}\n`, { mode: 0o600 });
+  return { key, knownHosts };
+}
+
 /** A private directory with the key and the pinned host key, removed when `fn` is done. */
 export async function withSshFiles<T>(target: Extract<Target, { kind: "ssh" }>, creds: Credentials, fn: (key: string, knownHosts?: string) => Promise<T>): Promise<T> {
   const dir = makeSecretDir("ssh");
   try {
-    const key = path.join(dir, "key");
-    fs.writeFileSync(key, creds.privateKey.endsWith("\n") ? creds.privateKey : creds.privateKey + "\n", { mode: 0o600 });
-    let knownHosts: string | undefined;
-    if (creds.hostKey) {
-      knownHosts = path.join(dir, "known_hosts");
-      const name = target.port === 22 ? target.address : `[${target.address}]:${target.port}`;
-      fs.writeFileSync(knownHosts, `${name} ${creds.hostKey}\n`, { mode: 0o600 });
-    }
+    const { key, knownHosts } = writeSshFiles(dir, target, creds);
     return await fn(key, knownHosts);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -163,15 +168,41 @@ const SSH_ATTEMPTS = 3;
 /** ssh's words for a connection the server closed or reset before the session began. */
 export const TRANSIENT_SSH = /kex_exchange_identification|Connection reset by peer|Connection closed by|Connection refused/;
 
+/** ssh's words when a shared connection would not carry one more session (the host's MaxSessions). */
+const SESSION_REFUSED = /session request failed|Session open refused|mux_client_request_session/;
+
+export interface RunRoleOptions {
+  /**
+   * Use one connection per host and key for all role runs of this process (src/remote/sshShare.ts);
+   * the dynamic provider does, whose process lives for one pulumi command.
+   */
+  share?: boolean;
+}
+
+/** One ssh run of a role over a shared connection; a login that failed counts as the run's failure. */
+async function sharedRun(target: Extract<Target, { kind: "ssh" }>, creds: Credentials, command: string, input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const s = await shareConnection(target, creds, (key, knownHosts) => sshArgs(target, key, knownHosts), minimalEnv());
+  if (!("release" in s)) return s;
+  try {
+    const r = await runProcess("ssh", [...s.options, ...sshArgs(target, s.key, s.knownHosts), command], input);
+    if (r.code !== SSH_FAILED || !SESSION_REFUSED.test(r.stderr)) return r;
+    // A host that allows fewer sessions per connection than we use: this run gets a connection of its own.
+    return await runProcess("ssh", ["-o", "ControlPath=none", ...sshArgs(target, s.key, s.knownHosts), command], input);
+  } finally {
+    s.release();
+  }
+}
+
 /** Runs `roles/<role>.sh <action> <args...>` on the target; never throws for a non-zero exit. */
-export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = repoRoot()): Promise<RoleResult> {
+export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = repoRoot(), opts: RunRoleOptions = {}): Promise<RoleResult> {
   let r: { code: number; stdout: string; stderr: string };
   if (target.kind === "local") {
     r = await runProcess("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, minimalEnv({ IXLAB_ROLE: role }, LOCAL_ROLE_ENV));
   } else {
     if (!creds) throw new Error(`host ${target.host}: no SSH credentials`);
-    r = await withSshFiles(target, creds, async (key, knownHosts) => {
-      const ssh = () => runProcess("ssh", [...sshArgs(target, key, knownHosts), roleCommandLine(role, action, args)], roleScript(role, root));
+    const command = roleCommandLine(role, action, args);
+    const script = roleScript(role, root);
+    const withRetries = async (ssh: () => Promise<{ code: number; stdout: string; stderr: string }>) => {
       let attempt = await ssh();
       // An sshd that drops connections (past its MaxStartups while an up opens many at once, or
       // restarting) is retried: roles are idempotent. A timeout, a refused key or host key is not.
@@ -180,7 +211,10 @@ export async function runRole(target: Target, creds: Credentials | undefined, ro
         attempt = await ssh();
       }
       return attempt;
-    });
+    };
+    r = opts.share
+      ? await withRetries(() => sharedRun(target, creds, command, script))
+      : await withSshFiles(target, creds, (key, knownHosts) => withRetries(() => runProcess("ssh", [...sshArgs(target, key, knownHosts), command], script)));
   }
   return { ...r, ...parseRoleOutput(r.stdout) };
 }

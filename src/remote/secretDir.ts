@@ -76,3 +76,19 @@ export function makeSecretDir(kind: string, base = os.tmpdir()): string {
   sweepSecretDirs(base); // directories of the layout before the per-user one
   return fs.mkdtempSync(path.join(own, `ixlab-secret-${process.pid}-${kind}-`));
 }
+
+// A Unix socket's path holds at most 108 bytes on Linux (104 on the BSDs), and ssh binds a master at
+// its ControlPath plus ".<16 random characters>" before renaming it.
+const SOCKET_PATH_MAX = 103;
+
+/**
+ * A new private directory for KIND that will hold an ssh control socket named LEAF: under BASE
+ * (TMPDIR), unless the socket's path would be too long there (a CI job's deep temp directory), then
+ * in the user's own private directory under /tmp.
+ */
+export function socketSecretDir(kind: string, leaf: string, base = os.tmpdir()): string {
+  const dir = makeSecretDir(kind, base);
+  if (Buffer.byteLength(path.join(dir, leaf)) + 17 <= SOCKET_PATH_MAX) return dir;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return makeSecretDir(kind, "/tmp");
+}

@@ -297,9 +297,10 @@ describe("roles against network namespaces", { skip: whyNot ? `cannot run: ${why
     for (const ns of [NS_A, NS_B]) {
       const r = ssh(ns, "true");
       assert.equal(r.status, 0, show(r));
-      const env = ssh(ns, 'echo "$IXLAB_STATE_DIR $IXLAB_SIM_NS"; ip -4 -o addr show dev mgmt0');
+      const env = ssh(ns, 'echo "$IXLAB_STATE_DIR $IXLAB_SIM_NS $SHLVL"; ip -4 -o addr show dev mgmt0');
       assert.equal(env.status, 0, show(env));
-      assert.match(env.stdout, new RegExp(`^/run/ixlab/${ns}/state ${ns}\n`));
+      // SHLVL 2: the session's bash is not a top-level shell, so it sources no ~/.bashrc of this machine.
+      assert.match(env.stdout, new RegExp(`^/run/ixlab/${ns}/state ${ns} 2\n`));
       assert.match(env.stdout, new RegExp(`inet ${MGMT[ns].replace(/\./g, "\\.")}/24`));
     }
   });

@@ -44,3 +44,25 @@ describe("RoleRun resource types", () => {
     assert.deepEqual([...used].filter((r) => !ROLE_TYPES[r]), []);
   });
 });
+
+describe("the provider's code as Pulumi stores it", () => {
+  it("loads the way Pulumi's dynamic-provider process loads it, and dispatches to src/remote", async () => {
+    /* eslint-disable @typescript-eslint/no-var-requires */
+    const requireFromString = require("require-from-string") as (code: string) => { handler: () => Record<string, (...a: unknown[]) => Promise<unknown>> };
+    const { PROVIDER_MODULE } = require("../../infra/resources/dynamic") as typeof import("../../infra/resources/dynamic");
+    const { ROOT } = require("../helpers") as typeof import("../helpers");
+    const cwd = process.cwd();
+    process.chdir(require("node:path").join(ROOT, "infra")); // where the provider process starts
+    try {
+      const provider = requireFromString(PROVIDER_MODULE).handler();
+      assert.deepEqual(Object.keys(provider).sort(), ["create", "delete", "diff", "read", "update"]);
+      // A state that is not live is read back as it is, without reaching any host.
+      const props = { title: "t", role: "netserver", target: { kind: "local" }, args: [], live: false, deletes: true, healthy: true };
+      assert.deepEqual(await provider.read("id1", props), { id: "id1", props });
+      assert.deepEqual(await provider.diff("id1", props, { ...props }), { changes: false });
+      assert.deepEqual(await provider.diff("id1", { comment: "a" }, { comment: "b" }), { changes: true, replaces: ["comment"] });
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});
