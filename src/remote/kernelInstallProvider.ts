@@ -87,6 +87,12 @@ export interface KernelHostInstallProps {
   cmdline: string;
   features: string[];
   bootTimeout: number;
+  /**
+   * How long to wait for SSH after a BMC power cycle (a cold boot of the previous kernel, firmware
+   * first); bootTimeout when not given. Lets a caller give up on a hung kernel early without giving
+   * up on the cold boot that follows (the VM lab's test waits 60 s, then up to 360 s).
+   */
+  powerCycleBootTimeout?: number;
   rebootOnDestroy: boolean;
   purgeOnDestroy: boolean;
   bmc?: BmcTarget;
@@ -179,8 +185,9 @@ export class InstallRun {
       }
       this.powerCycled = did;
       this.mark(`${phase}: bmc power cycle`, did);
-      up = await this.deps.waitForSshUp(this.p.target, this.creds, oldBootId, { timeoutSeconds: this.p.bootTimeout, pollMs: this.deps.pollMs });
-      if (!up.ok) this.fail(phase, `${seen}; after a BMC power cycle (${did}) still not back within ${this.p.bootTimeout} s (${describeProbe(up.last, oldBootId)})`);
+      const again = this.p.powerCycleBootTimeout ?? this.p.bootTimeout;
+      up = await this.deps.waitForSshUp(this.p.target, this.creds, oldBootId, { timeoutSeconds: again, pollMs: this.deps.pollMs });
+      if (!up.ok) this.fail(phase, `${seen}; after a BMC power cycle (${did}) still not back within ${again} s (${describeProbe(up.last, oldBootId)})`);
     }
     this.mark(phase);
     return up.bootId;
@@ -259,7 +266,7 @@ export const install = {
   async diff(olds: KernelHostInstallOutputs, news: KernelHostInstallProps) {
     const replaces = HOST_KEYS.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
-    const other = (["title", "features", "bootTimeout", "rebootOnDestroy", "purgeOnDestroy", "bmc", "bmcPassword", "privateKey", "hostKey"] as const).some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    const other = (["title", "features", "bootTimeout", "powerCycleBootTimeout", "rebootOnDestroy", "purgeOnDestroy", "bmc", "bmcPassword", "privateKey", "hostKey"] as const).some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     return { changes: other || olds.healthy === false };
   },
   async update(olds: KernelHostInstallOutputs, news: KernelHostInstallProps) {

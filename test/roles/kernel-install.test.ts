@@ -523,3 +523,25 @@ describe("kernel packages and the wait for SSH, against a sim host", { skip: why
     assert.equal((await probeHost(target, creds())).up, true);
   });
 });
+
+describe("the wait after a BMC power cycle (stand-in SSH waits)", () => {
+  it("gives up on a hung kernel after bootTimeout and waits powerCycleBootTimeout for the cold boot after the power cycle", async () => {
+    const props: KernelHostInstallProps = {
+      title: "t", target: { kind: "ssh", host: "dut", address: "198.18.5.10", port: 22, user: "root" }, privateKey: "k", hostKey: "ssh-ed25519 AAAA", release: NEW, packages: [], packagesSha256: [], method: "grub", panicSeconds: 10,
+      cmdline: "", features: [], bootTimeout: 90, powerCycleBootTimeout: 360, rebootOnDestroy: false, purgeOnDestroy: false,
+      bmc: { type: "ipmi", address: "198.18.5.200", user: "admin" }, bmcPassword: "pw",
+    };
+    const waits: number[] = [];
+    const run = (up: boolean[]) => new InstallRun(props, {
+      runRole, waitForSshDown: async () => ({ result: "down" as const, seconds: 1 }), powerCycle: async () => "ipmitool chassis power cycle (was: Chassis Power is on)",
+      waitForSshUp: async (_t, _c, _b, o) => (waits.push(o.timeoutSeconds), { ok: up.shift()!, seconds: o.timeoutSeconds, bootId: "b", last: { up: false, error: "Connection timed out" } }),
+    });
+    assert.equal(await run([false, true]).awaitReboot("wait for SSH", "a"), "b");
+    assert.deepEqual(waits, [90, 360]);
+    await assert.rejects(run([false, false]).awaitReboot("wait for SSH", "a"), /not back within 90 s \(SSH: Connection timed out\); after a BMC power cycle \(ipmitool chassis power cycle \(was: Chassis Power is on\)\) still not back within 360 s/);
+    const { powerCycleBootTimeout: _, ...plain } = props;
+    waits.length = 0;
+    await new InstallRun(plain, { ...run([]).deps, waitForSshUp: async (_t, _c, _b, o) => (waits.push(o.timeoutSeconds), { ok: waits.length > 1, seconds: 1, bootId: "b" }) }).awaitReboot("wait for SSH", "a");
+    assert.deepEqual(waits, [90, 90], "without it, bootTimeout for both waits");
+  });
+});
