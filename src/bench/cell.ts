@@ -138,11 +138,13 @@ export const TICK_CLOCKSOURCES = ["jiffies", "refined-jiffies"];
 
 export interface GuestClock {
   clocksource: string | null;
-  /** Seconds the guest's clock counted across the streams, and seconds of the bench's own clock across the guest's whole script (a little more: SSH and the counters). */
+  /**
+   * Seconds the guest's clock counted across the streams, and seconds of the bench's own clock across
+   * the guest's whole script. Not a clock rate: the second also holds SSH to the guest and the
+   * counters around the streams (2.5-12 s per cell on the VM lab's nested TCG guest).
+   */
   guestSeconds: number | null;
   wallSeconds: number;
-  /** guestSeconds / wallSeconds: about 1 for a clock that keeps time, less the script's overhead. */
-  rate: number | null;
   warning?: string;
 }
 
@@ -154,10 +156,9 @@ export interface GuestClock {
  * are reset mid-stream, and whatever survives is a rate per guest second.
  */
 export function guestClockCheck(clock: GuestCell["guestClock"], wallSeconds: number, durationSeconds: number): GuestClock {
-  const rate = clock.seconds !== null && wallSeconds > 0 ? Math.round((clock.seconds / wallSeconds) * 1000) / 1000 : null;
-  const out: GuestClock = { clocksource: clock.clocksource, guestSeconds: clock.seconds, wallSeconds: Math.round(wallSeconds * 100) / 100, rate };
+  const out: GuestClock = { clocksource: clock.clocksource, guestSeconds: clock.seconds, wallSeconds: Math.round(wallSeconds * 100) / 100 };
   if (clock.clocksource && TICK_CLOCKSOURCES.includes(clock.clocksource)) {
-    const ran = rate !== null ? `; here it counted ${clock.seconds} s in ${out.wallSeconds} s` : "";
+    const ran = clock.seconds !== null ? `; it counted ${clock.seconds} s across the streams, ${out.wallSeconds} s went by across the guest's script` : "";
     out.warning = `the guest's clocksource is ${clock.clocksource}, which loses time when the guest misses timer ticks${ran}: netperf's -l ${durationSeconds} can outlast the peer's netserver (-l + 4 s, then it closes the connection) and its figures are per guest second (give the guest's kernel an HPET or kvm-clock)`;
   }
   return out;

@@ -24,9 +24,6 @@ const PREFIX = "ixv";
 const N = 20;
 const ZCOPY = "/sys/module/vhost_net/parameters/experimental_zcopytx";
 const RESULTS = path.join(ROOT, "results", STACK);
-// Guest seconds per second of the bench's clock across a cell's guest script, which includes SSH and
-// the counters around the streams. A tick-counting clock gave 0.77 with the guest idle.
-const GUEST_CLOCK_MIN_RATE = 0.85;
 
 const ixlab = (args: string[], timeout = 60 * 60_000) => spawnSync(path.join(ROOT, "bin", "ixlab"), args, { cwd: ROOT, encoding: "utf8", timeout, maxBuffer: 64 << 20 });
 function ssh(host: string, command: string): string {
@@ -132,7 +129,7 @@ describe("VM lab: host kernel, variant switch with experimental_zcopytx read bac
       assert.ok(c.throughputMbps! > 0, `${c.id}: throughput ${c.throughputMbps}`);
       const clock = c.extra?.guestClock as GuestClock;
       assert.ok(clock?.clocksource && !TICK_CLOCKSOURCES.includes(clock.clocksource), `${c.id}: the guest's clocksource ${clock?.clocksource} keeps time`);
-      assert.ok(clock.rate! >= GUEST_CLOCK_MIN_RATE, `${c.id}: the guest's clock counted ${clock.guestSeconds} s in ${clock.wallSeconds} s`);
+      assert.ok(clock.guestSeconds! >= 10 && clock.guestSeconds! <= clock.wallSeconds, `${c.id}: the guest's clock counted ${clock.guestSeconds} s across the streams, ${clock.wallSeconds} s went by across its script`);
       assert.equal(clock.warning, undefined);
       assert.ok(c.vhostCpuPct !== null && c.vhostCpuPct! > 0, `${c.id}: vhost CPU ${c.vhostCpuPct}`);
       assert.ok(c.irqPerSec !== null && c.irqPerSec! > 0, `${c.id}: irq/s ${c.irqPerSec} (${c.irqNote ?? ""})`);
@@ -151,8 +148,14 @@ describe("VM lab: host kernel, variant switch with experimental_zcopytx read bac
         assert.ok(z!.copies > 0, `${c.id}: copies ${JSON.stringify(z)}`);
       }
     }
-    // The report's rows: every vhost CPU % and irq/s cell filled.
-    const rows = r.stdout.split("\n").filter((l) => /^\| (4K|64K) +\| (baseline|zerocopy) /.test(l));
+    // The report's rows, every vhost CPU % and irq/s filled: its first table (the comparison tables
+    // below it have rows per size and variant too, once every cell is measured).
+    const lines = r.stdout.split("\n");
+    const head = lines.findIndex((l) => /^\| size \| variant \| throughput Mb\/s/.test(l));
+    assert.ok(head >= 0, r.stdout);
+    const table = lines.slice(head + 2);
+    const end = table.findIndex((l) => !l.startsWith("|"));
+    const rows = (end < 0 ? table : table.slice(0, end)).filter((l) => /^\| (4K|64K) +\| (baseline|zerocopy) /.test(l));
     assert.equal(rows.length, 4, r.stdout);
     for (const row of rows) {
       const cols = row.split("|").map((s) => s.trim());
