@@ -18,8 +18,11 @@ export function guestCellScript(netperf: string, streams: number): string {
     "echo '== uname'; uname -r",
     "echo '== snmp-before'; cat /proc/net/snmp",
     "echo '== stat-before'; cat /proc/stat",
+    // The guest's clock around the streams: netperf times its test and computes its figures with it.
+    "echo '== clock-before'; cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null; cat /proc/uptime",
     `i=1; while [ $i -le ${streams} ]; do ( ${netperf}; echo "== rc $?" ) > $d/$i 2>&1 & i=$((i+1)); done`,
     "wait",
+    "echo '== clock-after'; cat /proc/uptime",
     "echo '== stat-after'; cat /proc/stat",
     "echo '== snmp-after'; cat /proc/net/snmp",
     `i=1; while [ $i -le ${streams} ]; do echo "== stream $i"; cat $d/$i; i=$((i+1)); done`,
@@ -32,7 +35,7 @@ export function sections(text: string): Record<string, string> {
   const out: Record<string, string[]> = {};
   let cur: string[] | undefined;
   for (const line of text.split("\n")) {
-    const m = /^== (uname|snmp-before|stat-before|stat-after|snmp-after|stream \d+|end)$/.exec(line);
+    const m = /^== (uname|snmp-before|stat-before|clock-before|clock-after|stat-after|snmp-after|stream \d+|end)$/.exec(line);
     if (m) out[m[1]] = cur = [];
     else cur?.push(line);
   }
@@ -64,6 +67,8 @@ export interface GuestCell {
   guestCpuPct: number | null;
   /** The guest's `uname -r` when the cell started. */
   guestKernel: string | null;
+  /** The guest's clocksource and how many seconds its clock counted from before the streams to after them. */
+  guestClock: { clocksource: string | null; seconds: number | null };
   errors: string[];
 }
 
@@ -111,8 +116,52 @@ export function parseGuestCell(text: string, test: BenchTest, streams: number): 
     retransmissions: rb !== undefined && ra !== undefined && ra >= rb ? ra - rb : null,
     guestCpuPct,
     guestKernel: s.uname?.trim().split("\n")[0] || null,
+    guestClock: guestClockOf(s["clock-before"], s["clock-after"]),
     errors,
   };
+}
+
+/** /proc/uptime's first figure on the last line of a section that has one. */
+function uptimeOf(text: string | undefined): number | null {
+  const line = (text ?? "").split("\n").reverse().find((l) => /^\d+(\.\d+)? \d+(\.\d+)?$/.test(l.trim()));
+  return line ? Number(line.trim().split(" ")[0]) : null;
+}
+
+function guestClockOf(before: string | undefined, after: string | undefined): GuestCell["guestClock"] {
+  const clocksource = (before ?? "").split("\n").map((l) => l.trim()).find((l) => /^[a-z][\w-]*$/i.test(l)) ?? null;
+  const [b, a] = [uptimeOf(before), uptimeOf(after)];
+  return { clocksource, seconds: b !== null && a !== null && a >= b ? Math.round((a - b) * 100) / 100 : null };
+}
+
+/** Clocksources that only count timer ticks: a vCPU that misses ticks (TCG, an overloaded host) loses time. */
+export const TICK_CLOCKSOURCES = ["jiffies", "refined-jiffies"];
+
+export interface GuestClock {
+  clocksource: string | null;
+  /**
+   * Seconds the guest's clock counted across the streams, and seconds of the bench's own clock across
+   * the guest's whole script. Not a clock rate: the second also holds SSH to the guest and the
+   * counters around the streams (2.5-12 s per cell on the VM lab's nested TCG guest).
+   */
+  guestSeconds: number | null;
+  wallSeconds: number;
+  warning?: string;
+}
+
+/**
+ * Whether the guest's clock can be trusted for a cell: netperf times `-l` and divides by its elapsed
+ * time on that clock, while the peer's netserver gives up `-l` + 4 s after the test began on its own
+ * (a receiver's pad, netperf's PAD_TIME). A guest on a tick-counting clocksource (no TSC calibration:
+ * a nested TCG guest without HPET or ACPI PM timer) runs slow, so its streams overrun that pad and
+ * are reset mid-stream, and whatever survives is a rate per guest second.
+ */
+export function guestClockCheck(clock: GuestCell["guestClock"], wallSeconds: number, durationSeconds: number): GuestClock {
+  const out: GuestClock = { clocksource: clock.clocksource, guestSeconds: clock.seconds, wallSeconds: Math.round(wallSeconds * 100) / 100 };
+  if (clock.clocksource && TICK_CLOCKSOURCES.includes(clock.clocksource)) {
+    const ran = clock.seconds !== null ? `; it counted ${clock.seconds} s across the streams, ${out.wallSeconds} s went by across the guest's script` : "";
+    out.warning = `the guest's clocksource is ${clock.clocksource}, which loses time when the guest misses timer ticks${ran}: netperf's -l ${durationSeconds} can outlast the peer's netserver (-l + 4 s, then it closes the connection) and its figures are per guest second (give the guest's kernel an HPET or kvm-clock)`;
+  }
+  return out;
 }
 
 /** Counts from tcpdump's closing lines. */

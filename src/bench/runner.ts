@@ -6,7 +6,7 @@ import { hostKeys } from "../pulumi/keys";
 import { readTopology, Topology, TopologyGuest, TopologyHost } from "../pulumi/outputs";
 import { streamPulumi } from "../pulumi/cli";
 import { repoRoot } from "../paths";
-import { guestCellScript, netperfCommand, parseGuestCell } from "./cell";
+import { guestCellScript, guestClockCheck, netperfCommand, parseGuestCell } from "./cell";
 import { assembleEnvironment, variantState } from "./environment";
 import { Datapath, getZeroCopyCounterProbe, indistinguishable, probeFacts, readDatapath, runProbe, VariantAsk } from "./probe";
 import { measureCell, nicIrqMatch, parseProcSample } from "./procstat";
@@ -177,6 +177,7 @@ async function runCell(lab: Lab, run: Run, key: CellKey, signal?: AbortSignal): 
   const during = sc?.during ? await sc.during({ host: lab.hostSession, hostName: lab.dut.name, nic: nic!, durationSeconds, signal }) : undefined;
 
   let guestOut: { code: number; stdout: string; stderr: string; timedOut?: boolean };
+  const guestStart = Date.now();
   try {
     guestOut = await lab.guestSession.run("sh -s", { input: guestCellScript(cmd, key.streams), timeoutMs: (durationSeconds * 2 + 90) * 1000, signal });
   } finally {
@@ -193,6 +194,7 @@ async function runCell(lab: Lab, run: Run, key: CellKey, signal?: AbortSignal): 
   else if (guestOut.code !== 0) errors.push(`the guest's script failed (exit ${guestOut.code}${guestOut.code === 255 ? ", SSH to the guest failed" : ""}): ${guestOut.stderr.trim().split("\n").pop() ?? ""}`);
   const g = parseGuestCell(guestOut.stdout, key.test, key.streams);
   errors.push(...g.errors);
+  extra.guestClock = guestClockCheck(g.guestClock, (Date.now() - guestStart) / 1000, durationSeconds);
   if (scenario === "sg-toggle-during-stream") extra.streamSurvived = g.errors.length === 0 && g.streams.every((s) => s.ok);
   let dp: Datapath | undefined;
   if (datapath) {
@@ -266,6 +268,7 @@ export async function runBench(opts: BenchRunOptions, io: BenchIo): Promise<Benc
   let run: Run;
   const failed: string[] = [];
   let cellsRun = 0;
+  let clockWarned = false;
   try {
     for (const w of await datapathWarnings(lab, lab.options)) io.log(`warning: ${w}`);
     if ("create" in opts.run) {
@@ -333,6 +336,9 @@ export async function runBench(opts: BenchRunOptions, io: BenchIo): Promise<Benc
       const eta = estimateRemaining({ remainingCells: next.cells.length + next.moreEstimate, remainingSwitches: switchesFor(next.cells, lab.currentVariant), cellSeconds, switchSeconds, durationSeconds: options.durationSeconds });
       const ci = options.untilCi !== undefined ? ` until CI ≤${options.untilCi}%: ${next.open.length ? `${next.open.length} cell(s) open, widest ±${Math.max(...next.open.map((o) => o.halfWidthPct)).toFixed(1)}%, ~${next.moreEstimate + next.cells.length} more` : "none open"}` : "";
       io.log(progressLine(index, index + next.cells.length, key, cell, eta) + ci);
+      const clockWarning = (cell.extra?.guestClock as { warning?: string } | undefined)?.warning;
+      if (clockWarning && !clockWarned) io.log(`warning: ${cellId(key)}: ${clockWarning} (every cell records its guest clock in extra.guestClock)`);
+      clockWarned ||= !!clockWarning;
     }
     for (const line of ciSummary(run.record.options, run.finishedCells())) io.log(`until CI ≤${run.record.options.untilCi}%: ${line.replace(/ (\d+):/, (_, n) => ` ${formatSize(Number(n))}:`)}`);
     if (!opts.signal?.aborted && run.pending().length === 0) run.finish();

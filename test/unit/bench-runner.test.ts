@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { describe, it } from "node:test";
-import { guestCellScript, netperfCommand, parseGuestCell, parseSgToggle, parseTcpdump, sgTogglePlan, snmpCounter } from "../../src/bench/cell";
+import { guestCellScript, guestClockCheck, netperfCommand, parseGuestCell, parseSgToggle, parseTcpdump, sgTogglePlan, snmpCounter } from "../../src/bench/cell";
 import { assembleEnvironment, variantState } from "../../src/bench/environment";
 import { BenchFlagError, benchOptions, BenchPlan, runIdFor, SMALL_MESSAGE_SIZES } from "../../src/bench/options";
 import { estimateRemaining, formatDuration, progressLine } from "../../src/bench/progress";
@@ -196,6 +196,27 @@ describe("bench guest cell output", () => {
     assert.match(g.errors[0], /^stream 2: establish control/);
     assert.match(g.errors[1], /^stream 3: no output/);
     assert.equal(parseGuestCell("", "TCP_STREAM", 1).retransmissions, null);
+  });
+
+  it("reads the guest's clocksource and how far its clock went across the streams", () => {
+    const script = guestCellScript("netperf -x", 1);
+    assert.ok(script.indexOf("== clock-before") < script.indexOf("netperf -x") && script.indexOf("netperf -x") < script.indexOf("== clock-after"), script);
+    assert.match(script, /current_clocksource/);
+    const out = (cs: string, a: string, b: string) => ["== clock-before", cs, a, "== stream 1", stream, "== rc 0", "== clock-after", b, "== end"].join("\n");
+    assert.deepEqual(parseGuestCell(out("hpet", "244.63 152.90", "256.71 153.06"), "TCP_STREAM", 1).guestClock, { clocksource: "hpet", seconds: 12.08 });
+    // No clocksource file (an old kernel): the time still counts; no sections at all: nothing.
+    assert.deepEqual(parseGuestCell(out("", "10.00 1.00", "20.50 2.00"), "TCP_STREAM", 1).guestClock, { clocksource: null, seconds: 10.5 });
+    assert.deepEqual(parseGuestCell("", "TCP_STREAM", 1).guestClock, { clocksource: null, seconds: null });
+  });
+
+  it("warns when the guest's clock only counts ticks: the clock that reset 6 of 8 streams on the VM lab", () => {
+    // The VM lab's nested TCG guest before it had an HPET: refined-jiffies; its /proc/uptime went
+    // 31.93 s while three `sleep 10` took 41.38 s of this machine's clock.
+    const slow = guestClockCheck({ clocksource: "refined-jiffies", seconds: 31.93 }, 41.38, 10);
+    assert.deepEqual({ ...slow, warning: undefined }, { clocksource: "refined-jiffies", guestSeconds: 31.93, wallSeconds: 41.38, warning: undefined });
+    assert.match(slow.warning!, /^the guest's clocksource is refined-jiffies, which loses time .*counted 31\.93 s across the streams, 41\.38 s went by .*: netperf's -l 10 can outlast the peer's netserver \(-l \+ 4 s/);
+    assert.match(guestClockCheck({ clocksource: "jiffies", seconds: null }, 12, 10).warning!, /^the guest's clocksource is jiffies, which loses time when the guest misses timer ticks: /);
+    for (const cs of ["tsc", "hpet", "kvm-clock", "acpi_pm", null]) assert.deepEqual(guestClockCheck({ clocksource: cs, seconds: 13.73 }, 20.0234, 10), { clocksource: cs, guestSeconds: 13.73, wallSeconds: 20.02 }, String(cs));
   });
 });
 
