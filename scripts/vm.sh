@@ -102,6 +102,7 @@ case $cmd in
     bash "$root/roles/vm-net.sh" delete --ns "$ns" --uplink "${ns:0:15}"
     rm -rf "$state" "$cache/try/$ns"
     rmdir "$cache/try" 2>/dev/null || true
+    rmdir "$(dirname "$state")" 2>/dev/null || true
     ;;
   *) die "unknown command $cmd (image, boot, ssh, stop, destroy)" ;;
 esac
