@@ -1,4 +1,5 @@
-// Behaviour behind the SshKeyPair and HostKeyPin resources (infra/resources/keys.ts).
+// Behaviour behind the SshKeyPair, HostKeyPin and BmcPassword resources (infra/resources/dynamic.ts).
+import { randomBytes } from "node:crypto";
 import { generateKeyPair, pinHostKey } from "./keys";
 import { Target } from "./roles";
 
@@ -27,4 +28,22 @@ export async function diffPin(olds: PinProps, news: PinProps) {
   const replaces = (["target", "triggers"] as const).filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
   // A new lab key needs no new pin; it is checked at the next login.
   return { changes: replaces.length > 0 || olds.privateKey !== news.privateKey, replaces };
+}
+
+export interface PasswordProps {
+  /** What the password is for, e.g. "BMC of vmlab host dut": its identity, and where it is used. */
+  passwordFor: string;
+}
+
+/**
+ * 16 characters, 96 random bits, none that needs quoting anywhere. IPMI 2.0 allows 20, but ipmi_sim
+ * (the VM lab's BMC) opens no session with a password longer than 16: it takes it, then every
+ * ipmitool login fails.
+ */
+export function newPassword(): string {
+  return randomBytes(12).toString("base64").replace(/\//g, "_").replace(/\+/g, "-");
+}
+
+export async function createPassword(p: PasswordProps) {
+  return { id: `password:${p.passwordFor}`, outs: { ...p, password: newPassword() } };
 }

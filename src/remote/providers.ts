@@ -30,6 +30,10 @@ const kinds: Record<string, Kind> = {
     // A new lab key keeps the pin: it is checked at the next login.
     update: async (o, n) => ({ outs: { ...n, hostKey: o.hostKey } }),
   },
+  password: {
+    create: (i) => keys.createPassword(i as keys.PasswordProps),
+    diff: async (o, n) => (o.passwordFor !== n.passwordFor ? { changes: true, replaces: ["passwordFor"] } : { changes: false }),
+  },
   kernelPackages: packages as unknown as Kind,
   kernelInstall: install as unknown as Kind,
 };
@@ -38,6 +42,7 @@ const kinds: Record<string, Kind> = {
 export function kindOf(props: Props): string {
   if ("role" in props) return "role";
   if ("comment" in props) return "keyPair";
+  if ("passwordFor" in props) return "password";
   if ("imageSha256" in props) return "kernelPackages";
   if ("packagesSha256" in props) return "kernelInstall";
   if ("target" in props) return "pin";

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 
 /** How the provider reaches hosts; tests hand in a fake. */
 export interface RoleRunner {
-  runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[]): Promise<RoleResult>;
+  runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], env?: Record<string, string>): Promise<RoleResult>;
   /** A sim host's namespace is gone (so everything that ran inside it is gone too). */
   simNamespaceGone(t: Target): boolean;
 }
@@ -28,6 +28,11 @@ export interface RoleRunProps {
   deletes: boolean;
   privateKey?: string;
   hostKey?: string;
+  /**
+   * Environment for a role run on this machine that needs a secret (a BMC's password): a secret
+   * input, never a flag, so it is in no process list and nowhere in the state in plain text.
+   */
+  secretEnv?: Record<string, string>;
   /** Values whose change replaces the resource though no flag changed (e.g. a re-created sim host). */
   triggers?: string[];
   /**
@@ -60,7 +65,7 @@ export function plain<T>(value: T): T {
 
 async function converge(run: RoleRunner, p: RoleRunProps): Promise<RoleRunOutputs> {
   const action = p.createAction ?? "create";
-  const r = await run.runRole(p.target, creds(p), p.role, action, p.args);
+  const r = await run.runRole(p.target, creds(p), p.role, action, p.args, p.secretEnv);
   if (r.code !== 0) throw new RoleError(`${p.title}: ${describeFailure(p.target, p.role, action, r)}`, r);
   return plain({ ...p, facts: r.facts, healthy: true });
 }
@@ -71,14 +76,14 @@ async function converge(run: RoleRunner, p: RoleRunProps): Promise<RoleRunOutput
  * follows reports the host by name.
  */
 async function probe(run: RoleRunner, p: RoleRunProps, sshRetryDelayMs: number): Promise<string | undefined> {
-  let r: RoleResult = await run.runRole(p.target, creds(p), p.role, "check", p.args);
+  let r: RoleResult = await run.runRole(p.target, creds(p), p.role, "check", p.args, p.secretEnv);
   // One more try when SSH itself failed: a refresh checks every resource of a host at once, and a busy
   // host (a TCG VM running its nested guest) drops some of those connections (sshd's MaxStartups, a
   // banner exchange past ConnectTimeout); counted unhealthy, a live resource would re-run its create
   // on a no-op up. A host that is really gone fails the second try too.
   if (r.code === SSH_FAILED) {
     await new Promise((resolve) => setTimeout(resolve, sshRetryDelayMs));
-    r = await run.runRole(p.target, creds(p), p.role, "check", p.args);
+    r = await run.runRole(p.target, creds(p), p.role, "check", p.args, p.secretEnv);
   }
   if (r.code === 0) return undefined;
   if (r.code === CHECK_WRONG || r.code === SSH_FAILED) return r.stderr.trim() || "check failed";
@@ -108,7 +113,7 @@ export function roleRunProvider(run: RoleRunner = realRunner, opts: { sshRetryDe
     },
     async remove(props: RoleRunOutputs): Promise<void> {
       if (!props.deletes) return;
-      const r = await run.runRole(props.target, creds(props), props.role, "delete", props.args);
+      const r = await run.runRole(props.target, creds(props), props.role, "delete", props.args, props.secretEnv);
       if (r.code === 0) return;
       // A sim host whose namespace is already gone took everything inside it along (processes, files).
       if (r.code === SSH_FAILED && run.simNamespaceGone(props.target)) return;
@@ -130,7 +135,7 @@ export async function diff(olds: RoleRunOutputs, news: RoleRunProps) {
   const sameArgs = (a: RoleRunProps, b: RoleRunProps) => (ids ? same(flagValues(a.args, ids), flagValues(b.args, ids)) : same(a.args, b.args));
   const replaces = REPLACE_KEYS.filter((k) => (k === "args" ? !sameArgs(olds, news) : !same(olds[k], news[k])));
   if (replaces.length > 0) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
-  const otherChanges = !same(olds.title, news.title) || !same(olds.live, news.live) || !same(olds.deletes, news.deletes) || !same(olds.privateKey, news.privateKey) || !same(olds.hostKey, news.hostKey);
+  const otherChanges = !same(olds.title, news.title) || !same(olds.live, news.live) || !same(olds.deletes, news.deletes) || !same(olds.privateKey, news.privateKey) || !same(olds.hostKey, news.hostKey) || !same(olds.secretEnv, news.secretEnv);
   if (otherChanges) return { changes: true };
   // Live state was read from the host by the refresh that precedes every up and preview
   // (Pulumi.yaml: options.refresh: always); reads run in parallel, diffs do not.
@@ -144,7 +149,7 @@ function simNamespaceGone(t: Target): boolean {
 }
 
 // The provider's process lives for one pulumi command: its role runs share one connection per host.
-const realRunner: RoleRunner = { runRole: (t, c, role, action, args) => runRole(t, c, role, action, args, undefined, { share: true }), simNamespaceGone };
+const realRunner: RoleRunner = { runRole: (t, c, role, action, args, env) => runRole(t, c, role, action, args, undefined, { share: true, env }), simNamespaceGone };
 
 // What infra/resources/dynamic.ts calls.
 export const { create, update, read, remove } = roleRunProvider();

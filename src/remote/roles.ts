@@ -177,6 +177,8 @@ export interface RunRoleOptions {
    * the dynamic provider does, whose process lives for one pulumi command.
    */
   share?: boolean;
+  /** More environment for a role run on this machine (secrets that must not be flags); none over SSH. */
+  env?: Record<string, string>;
 }
 
 /** One ssh run of a role over a shared connection; a login that failed counts as the run's failure. */
@@ -197,9 +199,11 @@ async function sharedRun(target: Extract<Target, { kind: "ssh" }>, creds: Creden
 export async function runRole(target: Target, creds: Credentials | undefined, role: string, action: string, args: string[], root = repoRoot(), opts: RunRoleOptions = {}): Promise<RoleResult> {
   let r: { code: number; stdout: string; stderr: string };
   if (target.kind === "local") {
-    r = await runProcess("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, minimalEnv({ IXLAB_ROLE: role }, LOCAL_ROLE_ENV));
+    r = await runProcess("bash", [path.join(rolesDir(root), `${role}.sh`), action, ...args], undefined, minimalEnv({ ...opts.env, IXLAB_ROLE: role }, LOCAL_ROLE_ENV));
   } else {
     if (!creds) throw new Error(`host ${target.host}: no SSH credentials`);
+    // A remote shell would log or show what it is handed; nothing needs this yet.
+    if (opts.env && Object.keys(opts.env).length) throw new Error(`host ${target.host}: role ${role}: a secret environment is for roles run on this machine only`);
     const command = roleCommandLine(role, action, args);
     const script = roleScript(role, root);
     const withRetries = async (ssh: () => Promise<{ code: number; stdout: string; stderr: string }>) => {

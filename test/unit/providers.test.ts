@@ -2,7 +2,7 @@
 // as its inputs or as its state from an older stack, reaches its own behaviour.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { diff, kindOf, read } from "../../src/remote/providers";
+import { create, diff, kindOf, read } from "../../src/remote/providers";
 
 const target = { kind: "ssh", host: "dut", address: "198.18.9.10", port: 22, user: "root" };
 
@@ -13,6 +13,7 @@ describe("dynamic provider dispatch", () => {
     assert.equal(kindOf({ target, privateKey: "p", triggers: [], hostKey: "h" }), "pin");
     assert.equal(kindOf({ title: "t", target, key: "k", release: "r", image: "i", imageSha256: "ab" }), "kernelPackages");
     assert.equal(kindOf({ title: "t", target, release: "r", packages: [], packagesSha256: [] }), "kernelInstall");
+    assert.equal(kindOf({ passwordFor: "BMC of vmlab host dut", password: "p", __provider: "x" }), "password");
     assert.throws(() => kindOf({ foo: 1 }), /cannot tell what resource these properties belong to \(foo\)/);
   });
 
@@ -24,6 +25,19 @@ describe("dynamic provider dispatch", () => {
     // Kinds without a read (the key pair, the pin) keep their state as it is; state that is not live asks nothing.
     assert.deepEqual(await read("pin:dut", { target, privateKey: "p", hostKey: "h" }), { id: "pin:dut", props: { target, privateKey: "p", hostKey: "h" } });
     assert.deepEqual(await read("id", role), { id: "id", props: role });
+  });
+});
+
+describe("generated passwords (a VM lab host's BMC)", () => {
+  it("are 16 random characters that need no quoting, new each time; only their purpose is an input", async () => {
+    const made = await Promise.all([1, 2, 3].map(() => create({ passwordFor: "BMC of t host dut" })));
+    for (const m of made) {
+      assert.match(m.outs.password, /^[A-Za-z0-9_-]{16}$/);
+      assert.equal(m.id, "password:BMC of t host dut");
+    }
+    assert.equal(new Set(made.map((m) => m.outs.password)).size, 3);
+    assert.deepEqual(await diff(made[0].outs, { passwordFor: "BMC of t host dut" }), { changes: false });
+    assert.deepEqual(await diff(made[0].outs, { passwordFor: "BMC of t host peer" }), { changes: true, replaces: ["passwordFor"] });
   });
 });
 

@@ -13,10 +13,10 @@ const props: RoleRunProps = {
 
 /** Answers each role action with the given result and records the calls. */
 function fake(answers: Record<string, Partial<RoleResult>>, namespaceGone = false) {
-  const calls: { role: string; action: string; args: string[]; hostKey?: string }[] = [];
+  const calls: { role: string; action: string; args: string[]; hostKey?: string; env?: Record<string, string> }[] = [];
   const runner: RoleRunner = {
-    async runRole(_t, creds, role, action, args) {
-      calls.push({ role, action, args, hostKey: creds?.hostKey });
+    async runRole(_t, creds, role, action, args, env) {
+      calls.push({ role, action, args, hostKey: creds?.hostKey, ...(env ? { env } : {}) });
       return { code: 0, stdout: "", stderr: "", changed: 0, ...answers[action] };
     },
     simNamespaceGone: () => namespaceGone,
@@ -107,6 +107,12 @@ describe("role provider: diff", () => {
     assert.deepEqual(await diff(outs(), { ...props, title: "netserver on the peer" }), { changes: true });
   });
 
+  it("a new secret environment (a BMC's new password) updates in place: the same BMC, told its new password", async () => {
+    const bmc = { ...props, target: { kind: "local" } as Target, secretEnv: { IXLAB_BMC_PASSWORD: "old-pw" } };
+    assert.deepEqual(await diff(outs(bmc), { ...bmc, secretEnv: { IXLAB_BMC_PASSWORD: "new-pw" } }), { changes: true });
+    assert.deepEqual(await diff(outs(bmc), bmc), { changes: false });
+  });
+
   it("with identity flags, only their values decide (a kernel build recorded with older flag spellings)", async () => {
     const build = { ...props, target: { kind: "local" } as Target, identityFlags: ["--key", "--out"] };
     const old = outs({ ...build, args: ["--key", "ab12", "--out", "o/ab12", "--patches", "p/1 p/2"] });
@@ -121,6 +127,17 @@ describe("role provider: update and delete", () => {
     const r = await provider.update(outs(), { ...props, hostKey: "ssh-ed25519 AAAAnewpin" });
     assert.deepEqual(calls, [{ role: "netserver", action: "create", args: props.args, hostKey: "ssh-ed25519 AAAAnewpin" }]);
     assert.deepEqual(r.outs.facts, { pid: 43 });
+  });
+
+  it("the secret environment reaches every action of the role (create, check, delete), never its flags", async () => {
+    const secretEnv = { IXLAB_BMC_PASSWORD: "s3cret-pw" };
+    const bmc = { ...props, target: { kind: "local" } as Target, secretEnv };
+    const { provider, calls } = fake({});
+    await provider.create(bmc);
+    await provider.read("id", outs(bmc));
+    await provider.remove(outs(bmc));
+    assert.deepEqual(calls.map((c) => [c.action, c.env]), [["create", secretEnv], ["check", secretEnv], ["delete", secretEnv]]);
+    assert.ok(calls.every((c) => !c.args.join(" ").includes("s3cret")));
   });
 
   it("delete runs the role's delete; nothing for a resource that has nothing to undo", async () => {

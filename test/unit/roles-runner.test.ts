@@ -120,6 +120,11 @@ describe("what roles inherit", () => {
         for (const secret of ["stack-passphrase", "bmc-secret", "key-text"]) assert.ok(!out.includes(secret), `${where} sees ${secret}:\n${out}`);
       }
       assert.match(local.stdout, /^IXLAB_ROLE=envdump$/m);
+      // A secret the role needs (a BMC's password) is handed to it alone, by name, and only locally.
+      const told = await runRole({ kind: "local" }, undefined, "envdump", "create", [], root, { env: { IXLAB_BMC_PASSWORD: "for-this-role" } });
+      assert.match(told.stdout, /^IXLAB_BMC_PASSWORD=for-this-role$/m);
+      assert.ok(!told.stdout.includes("bmc-secret"));
+      await assert.rejects(runRole(target, { privateKey: "not a key" }, "envdump", "create", [], root, { env: { IXLAB_BMC_PASSWORD: "x" } }), /a secret environment is for roles run on this machine only/);
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
