@@ -83,6 +83,9 @@ for (const [i, k] of lab.kernels.entries()) {
       build, kernel: k, features: onHosts.features,
       hosts: onHosts.hosts.map((name) => {
         const at = lab.hosts.findIndex((h) => h.name === name);
+        // A VM lab host's BMC is the emulated one its fabric wired to the VM.
+        const vmBmc = fabric instanceof VmFabric ? fabric.bmc[name] : undefined;
+        if (vmBmc) return { host: hosts[name], bmc: vmBmc.bmc, bmcPassword: vmBmc.password };
         const bmc = lab.hosts[at].bmc;
         return { host: hosts[name], bmc, bmcPassword: bmc ? resolveSecret(bmc.password, `lab.hosts[${at}].bmc.password`) : undefined };
       }),

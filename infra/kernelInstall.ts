@@ -13,7 +13,8 @@ import { KernelHostInstall } from "./resources/dynamic";
 /** A real host the kernel goes to. */
 export interface KernelInstallHost {
   host: Host;
-  bmc?: Bmc;
+  /** Where its BMC answers and as whom (the password comes apart, as a secret). */
+  bmc?: Pick<Bmc, "type" | "address" | "user">;
   /** The BMC password, a secret (infra/config.ts resolveSecret). */
   bmcPassword?: pulumi.Output<string>;
 }

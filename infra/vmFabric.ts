@@ -1,7 +1,9 @@
 // VmFabric: what a VM lab's hosts stand on, made on this machine: the host image (built once,
 // cached), the lab's network namespace with its management bridge and uplink, the lab's Debian
 // repository on that bridge, one wire (a bridge with two taps) per link, and one QEMU VM per host
-// booting an overlay of the image through GRUB. From each VM's sshd on, everything is the real-host
+// booting an overlay of the image through GRUB, with an emulated IPMI BMC of its own (OpenIPMI's
+// ipmi_sim, on the management bridge, owning the VM's power) and a generated BMC password that lives
+// only as a Pulumi secret. From each VM's sshd on, everything is the real-host
 // path (Host, kernel install, VhostNet, Guest, Peer over SSH); this component only stands in for the
 // machines, cables and mirror a real lab has. Declared only for sim.hosts: vm.
 import * as pulumi from "@pulumi/pulumi";
@@ -10,7 +12,8 @@ import * as path from "node:path";
 import { LabPlan } from "../src/lab/plan";
 import { cacheDir, repoRoot } from "../src/paths";
 import { LabClaimArgs, labClaim } from "./labClaim";
-import { RoleRun, SshKeyPair } from "./resources/dynamic";
+import { BmcPassword, RoleRun, SshKeyPair } from "./resources/dynamic";
+import type { Bmc } from "../src/lab/model";
 
 export interface VmFabricArgs extends LabClaimArgs {
   plan: LabPlan;
@@ -31,6 +34,8 @@ export class VmFabric extends pulumi.ComponentResource {
   /** Per host: the VM's facts (QEMU pid, console log, QMP socket, acceleration, boot time). */
   readonly vmFacts: Record<string, pulumi.Output<Record<string, unknown> | undefined>> = {};
   readonly accel: pulumi.Output<string>;
+  /** Per host: its BMC as a real lab's host names one, and the password (a secret). */
+  readonly bmc: Record<string, { bmc: Pick<Bmc, "type" | "address" | "user">; password: pulumi.Output<string> }> = {};
 
   constructor(name: string, args: VmFabricArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ixlab:sim:VmFabric", name, {}, opts);
@@ -110,15 +115,34 @@ export class VmFabric extends pulumi.ComponentResource {
           ...v.nics.flatMap((n) => ["--nic", `${n.mac},${n.name},${n.tap},${n.mtu}`]),
           "--apt-source", source, "--cpus", String(v.cpus), "--memory", String(v.memoryMiB), "--accel", acc,
           "--boot-timeout", String(vm.bootTimeoutSeconds),
+          ...bmcQemuArgs(v.bmc.vmPort).flatMap((a) => ["--qemu-arg", a]),
         ]),
         live: true,
       }, { ...parent, dependsOn: [net, image, repo, ...mine] });
-      this.hostReady[h.name] = [host, repo, ...mine];
+      // The BMC adopts the VM's QEMU as its power: a new VM (a replaced host) needs a new BMC.
+      const password = new BmcPassword(`${name}-bmc-password-${h.name}`, { passwordFor: `BMC of ${args.stack} host ${h.name}` }, parent).password;
+      const bmc = new RoleRun(`${name}-bmc-${h.name}`, {
+        title: `VM lab host ${h.name}'s BMC (IPMI on ${v.bmc.address}:623)`,
+        role: "vm-bmc",
+        target: local,
+        args: ["--ns", vm.ns, "--name", h.name, "--dir", path.join(cache, "labs", vm.ns, "bmc", h.name), "--vm-dir", path.join(cache, "labs", vm.ns, h.name),
+          "--bridge", vm.bridge, "--address", v.bmc.address, "--vm-port", String(v.bmc.vmPort), "--user", v.bmc.user],
+        secretEnv: pulumi.secret(password.apply((pw) => ({ IXLAB_BMC_PASSWORD: pw }))),
+        triggers: host.id.apply((id) => [id]),
+        live: true,
+      }, { ...parent, dependsOn: [host] });
+      this.bmc[h.name] = { bmc: { type: "ipmi", address: v.bmc.address, user: v.bmc.user }, password };
+      this.hostReady[h.name] = [host, bmc, repo, ...mine];
       this.hostGeneration[h.name] = host.id;
       this.vmFacts[h.name] = host.facts;
     }
     this.registerOutputs({ publicKey: this.publicKey });
   }
+}
+
+/** What the VM's QEMU needs to reach its BMC (roles/vm-bmc.sh): a socket chardev and the KCS device. */
+export function bmcQemuArgs(port: number): string[] {
+  return ["-chardev", `socket,id=ixlbmc,host=127.0.0.1,port=${port},reconnect=5`, "-device", "ipmi-bmc-extern,id=ixlbmc0,chardev=ixlbmc", "-device", "isa-ipmi-kcs,bmc=ixlbmc0"];
 }
 
 /** Says, before the engine runs, that the first `up` on this machine builds the image (minutes). */

@@ -16,7 +16,9 @@
 #     cycle is a real cold boot: BIOS, GRUB (a one-shot entry already used up), the saved default.
 # Runs as root on the machine running Pulumi (never over SSH), after vm-host.sh create.
 #   vm-bmc.sh create|delete|check --ns NS --name HOST --dir DIR --vm-dir VMDIR --bridge BR
-#             --address 198.18.30.2x --vm-port PORT --user USER --password-file FILE [--poweroff-wait 10]
+#             --address 198.18.30.2x --vm-port PORT --user USER [--password-file FILE] [--poweroff-wait 10]
+# The password is the first line of FILE or, without --password-file, $IXLAB_BMC_PASSWORD (the
+# Pulumi program hands it over that way, as a secret: never as a flag, which a process list shows).
 # DIR (its last part is HOST) holds lan.conf (with the password: ipmi_sim has no other store; mode
 # 0600 in a 0700 directory), ipmi_sim's state and pid file and power.sh. delete stops ipmi_sim and
 # power.sh (not the VM: vm-host.sh delete does that) and removes DIR and the address.
@@ -26,7 +28,7 @@
 MARKER=.ixlab-bmc
 opt_ns='' opt_name='' opt_dir='' opt_vm_dir='' opt_bridge='' opt_address='' opt_vm_port='' opt_user=''
 opt_password_file='' opt_poweroff_wait=10
-NS='' DIR=''
+NS='' DIR='' PASSWORD=''
 
 ns_exists() { [ -e "/run/netns/$NS" ]; }
 sim_pid() { pidfile_pid "$DIR/ipmi_sim.pid" "$DIR/lan.conf"; }
@@ -38,9 +40,6 @@ qemu_args() {
 
 # lan.conf (ipmi_lan(5)): one RMCP+ LAN channel, the VM serial port, the admin user, the power command.
 lan_conf() {
-  local pw
-  pw=$(head -n 1 "$opt_password_file")
-  [[ $pw =~ ^[A-Za-z0-9._~+-]{1,20}$ ]] || die "--password-file: an IPMI password is 1-20 characters of A-Z a-z 0-9 . _ ~ + -"
   cat <<EOF
 # Written by ixlab roles/vm-bmc.sh for VM $opt_name.
 name "ixlab-$opt_name"
@@ -57,7 +56,7 @@ set_working_mc 0x20
   startnow true
   poweroff_wait $opt_poweroff_wait
   kill_wait 5
-  user 2 true "$opt_user" "$pw" admin 4 md5
+  user 2 true "$opt_user" "$PASSWORD" admin 4 md5
 EOF
 }
 
@@ -109,7 +108,9 @@ do_create() {
   ensure_file "$DIR/cmds" 0600 "$(printf '%s\n' 'mc_setbmc 0x20' 'mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr' 'mc_enable 0x20')" "$DIR/cmds" && restart=1
   ensure_ipv4 "$NS" "$opt_bridge" "$opt_address/32" "bridge $NS:$opt_bridge (the BMC's address)"
   if pid=$(sim_pid); then
-    if [ "$restart" = 0 ]; then ok "ipmi_sim of $opt_name runs (pid $pid)"; else stop_pid "$pid" "$DIR/lan.conf"; fi
+    # Its power.sh ends with the QEMU it adopted (a VM that died and was started again): a restarted
+    # ipmi_sim runs a new one (startnow), which adopts the new QEMU.
+    if [ "$restart" = 0 ] && power_pid >/dev/null; then ok "ipmi_sim of $opt_name runs (pid $pid)"; else stop_pid "$pid" "$DIR/lan.conf"; fi
   fi
   if ! sim_pid >/dev/null; then
     # ipmi_sim does not end its startcmd when it exits; the new one adopts the same QEMU.
@@ -135,6 +136,7 @@ do_delete() {
     changed "removed the BMC address $opt_address from $NS:$opt_bridge"
   fi
   remove_owned_dir "$DIR" "$MARKER" "an ixlab BMC"
+  rmdir "$(dirname "$DIR")" 2>/dev/null || true
 }
 
 do_check() {
@@ -153,11 +155,20 @@ main() {
   valid_ifname "$opt_bridge" || usage_error "--bridge '$opt_bridge' is not an interface name"
   { valid_ipv4 "$opt_address" && in_bench_range "$opt_address"; } || usage_error "--address '$opt_address' is not an IPv4 address in 198.18.0.0/15"
   if [ "$ACTION" = create ]; then
-    need_flags vm-dir vm-port user password-file
+    need_flags vm-dir vm-port user
     [[ $opt_vm_dir == /* ]] || usage_error "--vm-dir '$opt_vm_dir' is not an absolute path"
     { [[ $opt_vm_port =~ ^[1-9][0-9]{3,4}$ ]] && [ "$opt_vm_port" -le 65535 ]; } || usage_error "--vm-port '$opt_vm_port' is not a TCP port (1000-65535)"
     [[ $opt_user =~ ^[A-Za-z0-9._-]{1,16}$ ]] || usage_error "--user '$opt_user' is not an IPMI user name (1-16 of A-Z a-z 0-9 . _ -)"
-    [ -r "$opt_password_file" ] || usage_error "--password-file $opt_password_file is not a readable file"
+    local from=IXLAB_BMC_PASSWORD
+    if [ -n "$opt_password_file" ]; then
+      [ -r "$opt_password_file" ] || usage_error "--password-file $opt_password_file is not a readable file"
+      PASSWORD=$(head -n 1 "$opt_password_file") from="--password-file $opt_password_file"
+    else
+      PASSWORD=${IXLAB_BMC_PASSWORD:-}
+      [ -n "$PASSWORD" ] || usage_error "give the password with --password-file FILE or in IXLAB_BMC_PASSWORD"
+    fi
+    # IPMI 2.0 allows 20 characters, but ipmi_sim opens no session with more than 16 (it takes them).
+    [[ $PASSWORD =~ ^[A-Za-z0-9._~+-]{1,16}$ ]] || usage_error "$from: an IPMI password for this BMC is 1-16 characters of A-Z a-z 0-9 . _ ~ + -"
     [[ $opt_poweroff_wait =~ ^[1-9][0-9]{0,2}$ ]] || usage_error "--poweroff-wait '$opt_poweroff_wait' is not seconds (1-999)"
   fi
   NS=$opt_ns

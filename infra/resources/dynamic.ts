@@ -1,5 +1,6 @@
 // Pulumi dynamic resources: a role run on a host (RoleRun), the per-stack SSH key pair (SshKeyPair),
-// a pinned SSH host key (HostKeyPin), and a host kernel installed on a host (KernelHostInstall).
+// a pinned SSH host key (HostKeyPin), a generated password (BmcPassword), and a host kernel installed
+// on a host (KernelHostInstall).
 // (Kernel packages were copied by a KernelPackages resource before Commands did it; its provider
 // code stays, in src/remote/providers.ts, to retire such resources of older stacks.) Pulumi keeps a
 // dynamic provider's code in the state and runs it in a separate Node process, so the provider here
@@ -103,9 +104,10 @@ export const ROLE_TYPES: Record<string, string> = {
   "apt-repo": "AptRepository",
   "vm-wire": "VmWire",
   "vm-host": "VmHost",
+  "vm-bmc": "VmBmc",
 };
 
-export type RoleRunArgs = Inputs<Omit<RoleRunProps, "live" | "deletes">> & { live?: boolean; deletes?: boolean };
+export type RoleRunArgs = Inputs<Omit<RoleRunProps, "live" | "deletes" | "secretEnv">> & { live?: boolean; deletes?: boolean; secretEnv?: pulumi.Input<Record<string, string>> };
 
 /** A role script converged on a host; see src/remote/roleProvider.ts for its life cycle. */
 export class RoleRun extends IxlabDynamicResource {
@@ -120,7 +122,7 @@ export class RoleRun extends IxlabDynamicResource {
       name,
       { live: false, deletes: true, ...args, facts: undefined, healthy: undefined },
       // Names on hosts are reused by a replacement, so the old one must go first.
-      withLegacyAlias({ ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey"] }, formerly),
+      withLegacyAlias({ ...opts, deleteBeforeReplace: true, additionalSecretOutputs: ["privateKey", "secretEnv"] }, formerly),
     );
   }
 }
@@ -132,6 +134,18 @@ export class SshKeyPair extends IxlabDynamicResource {
 
   constructor(name: string, args: { comment: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
     super("SshKeyPair", name, { ...args, publicKey: undefined, privateKey: undefined }, withLegacyAlias({ ...opts, additionalSecretOutputs: ["privateKey"] }));
+  }
+}
+
+/**
+ * A password made for one thing (a VM lab host's emulated BMC), kept only as a Pulumi secret. A type
+ * of its own, never aliased: no older stack has one.
+ */
+export class BmcPassword extends IxlabDynamicResource {
+  declare readonly password: pulumi.Output<string>;
+
+  constructor(name: string, args: { passwordFor: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
+    super("BmcPassword", name, { ...args, password: undefined }, { ...opts, additionalSecretOutputs: ["password"] });
   }
 }
 

@@ -2,7 +2,7 @@
 // namespace and interface names and the addresses handed out from sim.managementNet / sim.dataNet.
 import { createHash } from "node:crypto";
 import { Lab } from "./model";
-import { numberToIpv4, parseCidr } from "./net";
+import { Cidr, numberToIpv4, parseCidr } from "./net";
 import { parseDuration, parseSize } from "./units";
 
 export const NETSERVER_PORT = 12865;
@@ -35,6 +35,12 @@ export interface VmHostPlan {
   nics: { name: string; mac: string; tap: string; mtu: number }[];
   cpus: number;
   memoryMiB: number;
+  /**
+   * Its emulated BMC (roles/vm-bmc.sh): an IPMI LAN address of its own on the management bridge,
+   * counted down from just below the uplink so the hosts' addresses (counted up from .10) stay
+   * clear, and the port of the VM's serial link to it on the namespace's loopback.
+   */
+  bmc: { address: string; vmPort: number; user: string };
 }
 
 /** A VM lab's network: a namespace with the management bridge (and the apt repository on its address) and one bridge per wire. */
@@ -54,6 +60,8 @@ export interface VmLabPlan {
 
 /** The port the VM lab's apt repository listens on. */
 export const VM_REPO_PORT = 8080;
+/** Host i's VM reaches its BMC on 127.0.0.1:(this + i) in the lab's namespace. */
+export const VM_BMC_PORT = 9100;
 
 /** A stable locally administered MAC (QEMU's 52:54:00 prefix) for one NIC of one lab host. */
 export function vmMac(ns: string, host: string, nic: string): string {
@@ -82,6 +90,11 @@ function offset(cidr: string, n: number): { address: string; prefix: number } {
   const c = parseCidr(cidr);
   if (!c) throw new Error(`not a network: ${cidr}`);
   return { address: numberToIpv4(c.network + n), prefix: c.prefix };
+}
+
+/** The uplink takes the last host address of the management network; BMC i the one I below it. */
+export function vmBmc(mgmt: Cidr, i: number): VmHostPlan["bmc"] {
+  return { address: numberToIpv4(mgmt.network + 2 ** (32 - mgmt.prefix) - 3 - i), vmPort: VM_BMC_PORT + i, user: "admin" };
 }
 
 export function planLab(lab: Lab): LabPlan {
@@ -152,6 +165,7 @@ export function planLab(lab: Lab): LabPlan {
           const name = l.a.host === h.name ? l.a.nic : l.b.nic;
           return { name, mac: vmMac(ns, h.name, name), tap: `d-${h.name}-${wireIndex(links, l, h.name)}`, mtu: l.mtu };
         }),
+        bmc: vmBmc(mgmt, i),
         cpus: spec.vm?.cpus ?? sim.vm?.cpus ?? 1,
         memoryMiB: Math.round((parseSize(spec.vm?.memory ?? sim.vm?.memory ?? "1024M") ?? 1024 * 1024 * 1024) / (1024 * 1024)),
       };

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import schema from "./lab.schema.json";
 import { isRemoteGitUrl, KernelPlanError, resolveGitRef } from "./kernel";
 import { Lab, LabSpec } from "./model";
-import { DEFAULT_SIM_NIC, GUEST_MGMT_NET } from "./plan";
+import { DEFAULT_SIM_NIC, GUEST_MGMT_NET, vmBmc } from "./plan";
 import { BENCHMARK_RANGE, Cidr, cidrContains, cidrOverlap, cidrWithin, hostPart, ipv4ToNumber, isHostAddress, isMulticastMac, numberToIpv4, parseCidr } from "./net";
 import { parseDuration, parseSize } from "./units";
 
@@ -406,6 +406,13 @@ function networkProblems(spec: LabSpec): Problem[] {
     if (mgmt && h.address === undefined) uses.push({ path: ["hosts", i], address: numberToIpv4(mgmt.network + 10 + i), owner: `the management address the sim gives lab.hosts[${i}]`, given: false });
     if (dataNet && !h.nic?.address && hostCidrs[i]) uses.push({ path: ["hosts", i], address: hostCidrs[i]!.address, owner: `the data address the sim gives lab.hosts[${i}]`, given: false });
   });
+  if (mgmt && sim?.hosts === "vm") {
+    const last = mgmt.network + 2 ** (32 - mgmt.prefix) - 2;
+    uses.push({ path: ["sim", "managementNet"], address: numberToIpv4(last), owner: "the address of this machine's uplink into the VM lab (last of sim.managementNet)", given: false });
+    spec.hosts.forEach((_h, i) => uses.push({ path: ["hosts", i], address: vmBmc(mgmt, i).address, owner: `the address of the emulated BMC the VM lab gives lab.hosts[${i}]`, given: false }));
+    const lowestBmc = ipv4ToNumber(vmBmc(mgmt, spec.hosts.length - 1).address)!;
+    if (mgmt.network + 10 + spec.hosts.length > lowestBmc) add(["sim", "managementNet"], `${sim.managementNet} is too small for ${spec.hosts.length} VM hosts and their BMCs; use a larger network, like a /24`);
+  }
   spec.guests.forEach((g, i) => {
     if (dataNet && g.address === undefined) uses.push({ path: ["guests", i], address: numberToIpv4(dataNet.network + 10 + i), owner: `the address the sim gives lab.guests[${i}]`, given: false });
   });
@@ -568,9 +575,8 @@ function simProblems(spec: LabSpec): Problem[] {
     });
   }
   spec.hosts.forEach((h, i) => {
-    // A VM lab's fabric wires no BMC to its VMs (roles/vm-bmc.sh serves one only to the kernel test,
-    // test/integration/vmlab-kernel.test.ts): a bmc here would name a BMC nobody answers on.
-    if (h.bmc) add(["hosts", i, "bmc"], vm ? `a VM lab host has no BMC the lab wires up (its emulated BMC, roles/vm-bmc.sh, serves only the VM kernel test); remove bmc` : `a sim host has no BMC; remove bmc from simulated labs`);
+    // A VM lab gives each VM an emulated BMC of its own (its address and password are the lab's).
+    if (h.bmc) add(["hosts", i, "bmc"], vm ? `a VM lab host gets its BMC from the lab (an emulated IPMI BMC, roles/vm-bmc.sh); remove bmc` : `a sim host has no BMC; remove bmc from simulated labs`);
     if (h.nic?.pci) add(["hosts", i, "nic", "pci"], vm ? `a VM lab host's data NIC is named by the lab; use nic.name` : `a sim host's NIC is a veth with no PCI address; use nic.name`);
     if (h.address !== undefined && nets.managementNet && !cidrContains(nets.managementNet, h.address)) {
       add(["hosts", i, "address"], `${h.address} is outside sim.managementNet ${sim.managementNet}`);

@@ -1,11 +1,13 @@
 // The VM lab for real, on its own stack (t-vmfab-lab: prefix ixvt, management 198.18.21.0/24, data
 // 198.19.21.0/24): `pulumi up` from nothing (the host image built once and cached, the lab's namespace,
-// its Debian repository, the wire, two QEMU VMs booted through GRUB), then every host step over SSH on
-// the real-host path: the hosts are Debian VMs with their own kernel, GRUB_DEFAULT=saved, packages
-// installed by apt from the lab's repository, the data NICs on the wire with scatter-gather, netperf
-// across it; a no-op up; a VM whose QEMU died is restarted by the next up; destroy leaves nothing (VMs,
-// taps, bridges, overlays, processes, mounts, loop devices) and keeps the image. Without a guest
-// (IXLAB_VM_GUEST=1 adds the lab's nested guest). Run by `npm run test:vm`; minutes under TCG.
+// its Debian repository, the wire, two QEMU VMs booted through GRUB, each with an emulated IPMI BMC),
+// then every host step over SSH on the real-host path: the hosts are Debian VMs with their own kernel,
+// GRUB_DEFAULT=saved, packages installed by apt from the lab's repository, the data NICs on the wire
+// with scatter-gather, netperf across it; each BMC answers ipmitool behind a password kept as a secret;
+// a no-op up; a VM whose QEMU died is restarted by the next up, its BMC following; destroy leaves
+// nothing (VMs, BMCs, taps, bridges, overlays, processes, mounts, loop devices) and keeps the image.
+// Without a guest (IXLAB_VM_GUEST=1 adds the lab's nested guest). Run by `npm run test:vm`; minutes
+// under TCG.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -119,6 +121,34 @@ describe("VM lab: up from nothing, real-host paths on VMs, no-op up, a dead VM r
     console.log(`VM lab wire TCP_STREAM dut -> peer: ${row[4]} Mb/s (TCG, 3 s)`);
   });
 
+  // Each VM's BMC, as a kernel install that hangs would use it: ipmitool over the management network
+  // with the stack's generated password, which the state holds only encrypted.
+  const bmcPassword = (host: string): string => {
+    const state = JSON.parse(pulumi("stack", "export", "--show-secrets").stdout).deployment;
+    const r = state.resources.find((x: any) => x.type === "pulumi-nodejs:dynamic/ixlab:BmcPassword" && x.urn.endsWith(`::vm-bmc-password-${host}`));
+    // An exported secret: Pulumi's secret signature with the value as JSON text.
+    const secret = r?.outputs?.password;
+    assert.ok(typeof secret?.plaintext === "string", `no BMC password for ${host} in the state: ${JSON.stringify(Object.keys(r?.outputs ?? {}))}`);
+    return JSON.parse(secret.plaintext);
+  };
+  const powerStatus = (address: string, password: string) =>
+    spawnSync("ipmitool", ["-I", "lanplus", "-H", address, "-U", "admin", "-E", "chassis", "power", "status"], { encoding: "utf8", timeout: 60_000, env: { PATH: process.env.PATH, IPMI_PASSWORD: password } });
+  const BMC = { dut: `198.18.${N}.253`, peer: `198.18.${N}.252` };
+
+  it("gives each VM an emulated IPMI BMC on the management network, behind a password that is a secret", () => {
+    const raw = pulumi("stack", "export").stdout;
+    for (const [host, address] of Object.entries(BMC)) {
+      const password = bmcPassword(host);
+      assert.match(password, /^[A-Za-z0-9_-]{16}$/);
+      assert.ok(!raw.includes(password), `${host}'s BMC password is in the state in plain text`);
+      const on = powerStatus(address, password);
+      assert.equal(on.status, 0, on.stdout + on.stderr);
+      assert.match(on.stdout, /^Chassis Power is on$/m);
+      const wrong = powerStatus(address, "not-the-password");
+      assert.notEqual(wrong.status, 0, "a wrong password is refused");
+    }
+  });
+
   it("reports no changes on a second up", () => {
     const r = timed("noopUp", "up", "--yes", "--skip-preview", "--expect-no-changes");
     assert.equal(r.status, 0, (r.stdout + r.stderr).slice(-4000));
@@ -130,12 +160,18 @@ describe("VM lab: up from nothing, real-host paths on VMs, no-op up, a dead VM r
     const r = timed("upAfterKill", "up", "--yes", "--skip-preview");
     assert.equal(r.status, 0, (r.stdout + r.stderr).slice(-4000));
     assert.match(r.stdout, /vm-host-peer/);
+    assert.match(r.stdout, /vm-bmc-peer/, "its BMC, whose power (the old QEMU) went off, is repaired too");
     const t = JSON.parse(pulumi("stack", "output", "topology", "--json").stdout);
     const again = t.hosts.find((h: any) => h.name === "peer");
     assert.notEqual(again.vm.qemuPid, peer.vm.qemuPid);
     assert.ok(fs.existsSync(`/proc/${again.vm.qemuPid}`));
     assert.equal(again.management.hostKey, peer.management.hostKey, "the same VM (overlay and host key kept)");
     assert.equal(ssh("peer", "hostname"), "peer");
+    // The BMC follows the new QEMU (its power), and the lab is whole again.
+    const on = powerStatus(BMC.peer, bmcPassword("peer"));
+    assert.match(on.stdout, /^Chassis Power is on$/m, on.stdout + on.stderr);
+    const noop = pulumi("up", "--yes", "--skip-preview", "--expect-no-changes");
+    assert.equal(noop.status, 0, (noop.stdout + noop.stderr).slice(-4000));
   });
 
   it("destroys everything but the cached image: nothing left", () => {

@@ -28,8 +28,8 @@ function show(r: Run): string {
   return `exit ${r.status}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
 }
 
-function sh(cmd: string, args: string[], timeout = 120_000): Run {
-  const r = spawnSync(cmd, args, { encoding: "utf8", input: "", timeout });
+function sh(cmd: string, args: string[], timeout = 120_000, env?: NodeJS.ProcessEnv): Run {
+  const r = spawnSync(cmd, args, { encoding: "utf8", input: "", timeout, env });
   return { status: r.status, stdout: r.stdout ?? "", stderr: (r.stderr ?? "") + (r.error ? String(r.error) : "") };
 }
 
@@ -66,7 +66,7 @@ function remove(name: string, args: string[]): void {
   assert.equal(check.status, 3, show(check));
 }
 
-const VM_ROLES = ["vm-image", "vm-host", "vm-net", "vm-wire", "apt-repo"];
+const VM_ROLES = ["vm-image", "vm-host", "vm-net", "vm-wire", "apt-repo", "vm-bmc"];
 
 describe("VM lab roles: conventions and bad input", () => {
   for (const name of VM_ROLES) {
@@ -124,6 +124,30 @@ describe("VM lab roles: conventions and bad input", () => {
     assert.equal(r.status, 2, show(r));
     assert.match(r.stderr, /--listen '0\.0\.0\.0:8080' is not ADDRESS:PORT with an address in 198\.18\.0\.0\/15/);
     assert.equal(sh("ip", ["netns", "list"]).stdout.includes("ixwnever"), false, "no namespace was made");
+  });
+
+  it("vm-bmc refuses a missing or malformed password (from its file or IXLAB_BMC_PASSWORD) before touching anything", () => {
+    const dir = "/nonexistent/ixlab-bmc/dut";
+    const args = ["--ns", "ixwnever-lab", "--name", "dut", "--dir", dir, "--vm-dir", "/nonexistent/ixlab/dut", "--bridge", "mgmt",
+      "--address", "198.18.249.253", "--vm-port", "9100", "--user", "admin"];
+    const bmc = (env: Record<string, string>, extra: string[] = []) =>
+      sh("bash", [path.join(ROLES, "vm-bmc.sh"), "create", ...args, ...extra], 30_000, { PATH: process.env.PATH, ...env });
+    let r = bmc({});
+    assert.equal(r.status, 2, show(r));
+    assert.match(r.stderr, /give the password with --password-file FILE or in IXLAB_BMC_PASSWORD/);
+    r = bmc({ IXLAB_BMC_PASSWORD: "has space" });
+    assert.equal(r.status, 2, show(r));
+    assert.match(r.stderr, /IXLAB_BMC_PASSWORD: an IPMI password for this BMC is 1-16 characters/);
+    assert.doesNotMatch(r.stdout + r.stderr, /has space/, "the password is not echoed");
+    r = bmc({ IXLAB_BMC_PASSWORD: "a".repeat(17) }); // ipmi_sim would take it, then refuse every login
+    assert.equal(r.status, 2, show(r));
+    r = bmc({}, ["--password-file", "/nonexistent/pw"]);
+    assert.equal(r.status, 2, show(r));
+    assert.match(r.stderr, /--password-file \/nonexistent\/pw is not a readable file/);
+    r = bmc({ IXLAB_BMC_PASSWORD: "Good-pw_1" }, ["--address", "10.1.2.3"]);
+    assert.equal(r.status, 2, show(r));
+    assert.match(r.stderr, /--address '10\.1\.2\.3' is not an IPv4 address in 198\.18\.0\.0\/15/);
+    assert.equal(fs.existsSync("/nonexistent/ixlab-bmc"), false, "nothing was made");
   });
 });
 

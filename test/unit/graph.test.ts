@@ -52,6 +52,7 @@ async function declare(stackFile: string, env: Record<string, string> = {}, edit
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.name.endsWith("-key")) Object.assign(state, { publicKey: "ssh-ed25519 AAAAmock", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----mock" });
         if (args.name.endsWith("-hostkey")) state.hostKey = `ssh-ed25519 AAAAhost-${args.name}`;
+        if (args.name.includes("-bmc-password-")) state.password = `mockpw-${args.name}`;
         if (args.name.endsWith("-preflight")) state.stdout = 'ok: preflight\nfacts: {"kernelRelease":"6.1.0-mock","kvm":false}';
         if (args.name.endsWith("-qemu")) state.facts = { qemuPid: 4242, accel: "tcg", vhost: "off", vhostNote: "no /dev/vhost-net", hostKey: "ssh-ed25519 AAAAguest", release: "6.1.192-ixlab-guest" };
         if (args.name.endsWith("-vhostnet")) state.facts = { loaded: false, requested: 0, zcopytx: null, applied: false };
@@ -205,6 +206,31 @@ describe("resource graph", () => {
     assert.equal(wiring["VmFabric vm"]?.type, "ixlab:sim:VmFabric");
     assert.equal(wiring["LabClaim vm-claim"]?.parent, "VmFabric vm");
     assert.ok(wiring["VmNetwork vm-net"].dependsOn.includes("LabClaim vm-claim"), JSON.stringify(wiring["VmNetwork vm-net"]));
+  });
+
+  it("a VM lab wires an emulated BMC to each VM: its QEMU gets the BMC's device, the BMC follows the VM, the install gets both", async () => {
+    const { resources, wiring } = await declare("Pulumi.vmlab.yaml");
+    const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
+    for (const [host, address, port] of [["dut", "198.18.20.253", "9100"], ["peer", "198.18.20.252", "9101"]]) {
+      const bmc = wiring[`VmBmc vm-bmc-${host}`];
+      assert.equal(bmc?.type, "pulumi-nodejs:dynamic/ixlab:VmBmc");
+      assert.equal(bmc.parent, "VmFabric vm");
+      assert.ok(bmc.dependsOn.includes(`VmHost vm-host-${host}`), JSON.stringify(bmc));
+      const args = byName[`vm-bmc-${host}`].inputs.args as string[];
+      assert.deepEqual([args[args.indexOf("--address") + 1], args[args.indexOf("--vm-port") + 1], args[args.indexOf("--user") + 1]], [address, port, "admin"]);
+      assert.ok(!args.some((a) => a.includes("mockpw")), "the password is no flag");
+      // Handed over as a secret (Pulumi's secret signature around it), so the state keeps it encrypted.
+      assert.deepEqual(byName[`vm-bmc-${host}`].inputs.secretEnv, { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: { IXLAB_BMC_PASSWORD: `mockpw-vm-bmc-password-${host}` } });
+      const vmArgs = byName[`vm-host-${host}`].inputs.args as string[];
+      const qemuArgs = vmArgs.flatMap((a, i) => (a === "--qemu-arg" ? [vmArgs[i + 1]] : []));
+      assert.deepEqual(qemuArgs, ["-chardev", `socket,id=ixlbmc,host=127.0.0.1,port=${port},reconnect=5`, "-device", "ipmi-bmc-extern,id=ixlbmc0,chardev=ixlbmc", "-device", "isa-ipmi-kcs,bmc=ixlbmc0"]);
+      // The host's first contact waits for its BMC, so everything after it (the kernel install) does.
+      assert.ok(wiring[`HostKeyPin ${host}-hostkey`].dependsOn.includes(`VmBmc vm-bmc-${host}`), JSON.stringify(wiring[`HostKeyPin ${host}-hostkey`]));
+    }
+    const install = resources.find((r) => r.type === "pulumi-nodejs:dynamic/ixlab:KernelHostInstall");
+    assert.ok(install, resources.map((r) => r.type).join(" "));
+    assert.deepEqual(install.inputs.bmc, { type: "ipmi", address: "198.18.20.253", user: "admin" });
+    assert.equal(install.inputs.bmcPassword, "mockpw-vm-bmc-password-dut");
   });
 
   it("switches variants through the stack: IXLAB_VARIANT=zerocopy changes the zero-copy flag and the guest's trigger", async () => {

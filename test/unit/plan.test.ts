@@ -48,13 +48,42 @@ describe("planLab", () => {
     assert.equal(p.hosts[0].sim, undefined);
   });
 
-  it("a VM lab host's bmc is refused: the VM lab wires no BMC to its VMs", () => {
+  it("a VM lab host's bmc is refused: the VM lab gives each VM an emulated BMC of its own", () => {
     const raw = loadLabFile(`${ROOT}/Pulumi.vmlab.yaml`).raw as { hosts: Record<string, unknown>[] };
     raw.hosts[0].bmc = { type: "ipmi", address: "198.18.20.210", user: "admin", password: { env: "IXLAB_NO_SUCH" } };
     const r = validateLab(raw, { baseDir: ROOT });
     assert.ok(!r.ok);
     assert.deepEqual(r.problems.map((p) => p.path), [["hosts", 0, "bmc"]]);
-    assert.match(r.problems[0].message, /^a VM lab host has no BMC the lab wires up \(its emulated BMC, roles\/vm-bmc\.sh, serves only the VM kernel test\); remove bmc$/);
+    assert.match(r.problems[0].message, /^a VM lab host gets its BMC from the lab \(an emulated IPMI BMC, roles\/vm-bmc\.sh\); remove bmc$/);
+  });
+
+  it("a VM lab host's BMC: an address counted down below the uplink, a serial port per host, the admin user", () => {
+    const p = planLab(lab("vmlab"));
+    assert.deepEqual(p.hosts.map((h) => h.vm!.bmc), [
+      { address: "198.18.20.253", vmPort: 9100, user: "admin" },
+      { address: "198.18.20.252", vmPort: 9101, user: "admin" },
+    ]);
+    assert.equal(p.vm!.uplinkCidr, "198.18.20.254/24");
+  });
+
+  it("a VM lab refuses a host address its BMCs or uplink own, and a management network too small for both", () => {
+    const raw = () => loadLabFile(`${ROOT}/Pulumi.vmlab.yaml`).raw as { sim: Record<string, unknown>; hosts: Record<string, unknown>[] };
+    let bad = raw();
+    bad.hosts[1].address = "198.18.20.253";
+    let r = validateLab(bad, { baseDir: ROOT });
+    assert.ok(!r.ok);
+    assert.deepEqual(r.problems.map((p) => [p.path, p.message]), [[["hosts", 1, "address"], `"198.18.20.253" is already the address of the emulated BMC the VM lab gives lab.hosts[0]`]]);
+    bad = raw();
+    bad.hosts[0].address = "198.18.20.254";
+    r = validateLab(bad, { baseDir: ROOT });
+    assert.ok(!r.ok);
+    assert.match(r.problems.map((p) => p.message).join("\n"), /"198\.18\.20\.254" is already the address of this machine's uplink into the VM lab/);
+    bad = raw();
+    bad.sim.managementNet = "198.18.20.0/28";
+    bad.hosts.push({ ...bad.hosts[1], name: "peer2", nic: { name: "eth1", address: "198.19.20.3/24" } });
+    r = validateLab(bad, { baseDir: ROOT });
+    assert.ok(!r.ok);
+    assert.ok(r.problems.some((p) => p.path.join(".") === "sim.managementNet" && /is too small for 3 VM hosts and their BMCs; use a larger network, like a \/24$/.test(p.message)), JSON.stringify(r.problems));
   });
 
   it("a VM lab: one namespace with the management bridge, a tap per NIC, stable MACs, no sim namespaces", () => {
