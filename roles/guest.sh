@@ -223,11 +223,13 @@ facts() {
 
 # problem: why the running guest is not what these flags ask for (empty: it is).
 problem() {
-  local pid want
+  local pid want argv=()
   pid=$(running_pid) || { echo "QEMU for guest $opt_guest is not running (no live pid in $DIR/qemu.pid)"; return; }
   want=$(printf '%s\n' "${QEMU_ARGS[@]}")
-  [ "$(cat "$DIR/qemu.cmdline" 2>/dev/null)" = "$want" ] || { echo "guest $opt_guest (pid $pid) runs with other settings than asked"; return; }
-  [ "$(tr '\0' '\n' </proc/"$pid"/cmdline)" = "$want" ] || { echo "guest $opt_guest (pid $pid) is not the QEMU this role started"; return; }
+  [ "$(file_text "$DIR/qemu.cmdline")" = "$want" ] || { echo "guest $opt_guest (pid $pid) runs with other settings than asked"; return; }
+  # Its arguments one a line, as `tr '\0' '\n' </proc/PID/cmdline` gave them (builtins: every refresh runs this).
+  { mapfile -d '' argv </proc/"$pid"/cmdline; } 2>/dev/null || argv=()
+  [ "$(printf '%s\n' "${argv[@]}")" = "$want" ] || { echo "guest $opt_guest (pid $pid) is not the QEMU this role started"; return; }
   [ -c "$TAP" ] || { echo "the guest's tap device $TAP is gone"; return; }
 }
 

@@ -42,12 +42,13 @@ do_delete() {
 }
 
 do_check() {
-  local mtu
-  link_json "" "$NIC" >/dev/null || wrong "no interface $NIC"
-  has_ipv4 "" "$NIC" "$opt_address" || wrong "$NIC lacks address $opt_address"
-  mtu=$(link_get "" "$NIC" .mtu)
+  local f up mtu addrs
+  f=$(dev_facts "dev::$NIC")
+  [ "$f" != absent ] || wrong "no interface $NIC"
+  read -r _ _ _ _ _ up mtu _ _ _ addrs <<<"$f"
+  has_addr "$addrs" "$opt_address" || wrong "$NIC lacks address $opt_address"
   [ "$mtu" = "$opt_mtu" ] || wrong "$NIC has MTU $mtu, not $opt_mtu"
-  link_is_up "" "$NIC" || wrong "$NIC is down"
+  [ "$up" = up ] || wrong "$NIC is down"
 }
 
 main() {

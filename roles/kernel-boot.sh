@@ -318,7 +318,7 @@ facts_json() {
 
 # record_problem: why DIR's record does not show this kernel passing this check (empty: it does).
 record_problem() {
-  local log=$opt_record/boot.log json=$opt_record/boot.json rel missing sha
+  local log=$opt_record/boot.log json=$opt_record/boot.json rel missing sha rec
   [ -f "$log" ] || { echo "no $log"; return; }
   rel=$(release_in "$log")
   [ -n "$rel" ] || { echo "$log has no IXLAB-BOOT release= line"; return; }
@@ -328,11 +328,14 @@ record_problem() {
   [ -z "$missing" ] || { echo "$log has no line containing '${missing%%$'\n'*}'"; return; }
   [ -f "$json" ] || { echo "no $json"; return; }
   [ -f "$opt_kernel" ] || { echo "kernel $opt_kernel does not exist"; return; }
-  sha=$(sha256sum "$opt_kernel" | cut -d' ' -f1)
-  [ "$(jq -r '.sha256 // empty' "$json")" = "$sha" ] || { echo "$log records a boot of other kernel bytes than $opt_kernel has now"; return; }
-  [ "$(jq -r '.cmdline // ""' "$json")" = "$opt_cmdline" ] || { echo "$log records a boot with --cmdline '$(jq -r '.cmdline // ""' "$json")'"; return; }
-  if [ "$opt_accel" != auto ] && [ "$(jq -r '.accel' "$json")" != "$opt_accel" ]; then
-    echo "$log records a boot with $(jq -r '.accel' "$json"), not $opt_accel"
+  sha=$(sha256sum "$opt_kernel")
+  # The record's three fields in one jq (this runs at every refresh); a cmdline is one line (main).
+  rec=$(jq -r '(.sha256 // ""), (.cmdline // ""), .accel' "$json")
+  mapfile -t rec <<<"$rec"
+  [ "${rec[0]}" = "${sha%% *}" ] || { echo "$log records a boot of other kernel bytes than $opt_kernel has now"; return; }
+  [ "${rec[1]}" = "$opt_cmdline" ] || { echo "$log records a boot with --cmdline '${rec[1]}'"; return; }
+  if [ "$opt_accel" != auto ] && [ "${rec[2]}" != "$opt_accel" ]; then
+    echo "$log records a boot with ${rec[2]}, not $opt_accel"
   fi
 }
 

@@ -271,9 +271,11 @@ do_create() {
 
 do_check() {
   built || wrong "kernel $opt_key is not built in $opt_out"
-  local artifact sha
-  artifact=$(jq -r .artifact "$opt_out/facts.json") sha=$(jq -r .sha256 "$opt_out/facts.json")
-  [ "$(sha256sum "$artifact" 2>/dev/null | cut -d' ' -f1)" = "$sha" ] || wrong "$artifact is missing or changed since it was built"
+  local f artifact sha now
+  f=$(jq -r '.artifact, .sha256' "$opt_out/facts.json")
+  { read -r artifact && read -r sha; } <<<"$f"
+  now=$(sha256sum "$artifact" 2>/dev/null) || now=""
+  [ "${now%% *}" = "$sha" ] || wrong "$artifact is missing or changed since it was built"
 }
 
 do_delete() {

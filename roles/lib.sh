@@ -134,18 +134,25 @@ resolve_nic() {
 
 # pid_matches PID TEXT: PID is alive and its command line contains TEXT, so a pid file left by a
 # process that died (and a pid reused since) never makes us signal someone else's process.
+# (Builtins only, here and in pidfile_pid: checks call these at every refresh.)
 pid_matches() {
-  local pid=$1 text=$2 cmd
+  local pid=$1 text=$2 cmd argv=()
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  cmd=$(tr '\0' ' ' 2>/dev/null </proc/"$pid"/cmdline) || return 1
-  [[ -n $cmd && $cmd == *"$text"* ]]
+  # The arguments, each NUL-terminated, joined by spaces (with one after the last, as `tr '\0' ' '` did).
+  { mapfile -d '' argv </proc/"$pid"/cmdline; } 2>/dev/null || return 1
+  [ "${#argv[@]}" -gt 0 ] || return 1
+  printf -v cmd '%s ' "${argv[@]}"
+  [[ $cmd == *"$text"* ]]
 }
+
+# file_text FILE: FILE's content as `$(cat FILE 2>/dev/null)` gives it (nothing when unreadable), without cat.
+file_text() { if [ -r "$1" ] && [ -f "$1" ]; then printf '%s' "$(<"$1")"; fi; }
 
 # pidfile_pid FILE TEXT: prints the pid recorded in FILE when that process is alive and matches TEXT.
 pidfile_pid() {
-  local pid
+  local pid=""
   [ -r "$1" ] || return 1
-  pid=$(head -n 1 "$1") || return 1
+  { IFS= read -r pid || [ -n "$pid" ]; } <"$1" || return 1
   pid_matches "$pid" "$2" || return 1
   printf '%s\n' "$pid"
 }
@@ -189,29 +196,72 @@ ipn() {
 link_json() { ipn "$1" -d -j link show dev "$2" 2>/dev/null | jq -ce '.[0] // empty' 2>/dev/null; }
 # link_get NS DEV JQ: one field of DEV's link object (empty when absent).
 link_get() { link_json "$1" "$2" | jq -r "$3 // empty"; }
-# link_info NS DEV: "kind ifindex peer-ifindex peer-nsid master up|down mtu" in one ip+jq call
-# ("-" for an absent field); checks run often (every refresh), so they fork as little as they can.
+# dev_facts SPEC...: one line per SPEC, from one `ip` call each and a single jq for them all. Checks
+# run at every refresh, all of a lab's at once on the machine running Pulumi, and jq's start-up
+# (20-25 ms a call on a loaded machine) was most of what they cost: a check takes its facts here in
+# one go, then asks its questions of them. SPEC is one of
+#   dev:NS:DEV    "kind ifindex peer-ifindex peer-nsid master up|down mtu lower mode mac [ADDR/LEN...]"
+#                 ("-" for an absent field; lower is the device DEV sits on when it is in NS, mode a
+#                 macvlan/macvtap mode; then each IPv4 address that `ip -o -4 addr` shows as
+#                 `inet ADDR/LEN`), or "absent" when NS has no device DEV
+#   nsid:NS:NAME  the id network namespace NS knows namespace NAME by, or "none"
+# NS "" is this network namespace. Names never hold a colon (valid_ifname, the roles' namespace names).
+# shellcheck disable=SC2016 # jq's own variables
+_DEV_FACTS_JQ='if type == "object" then (.name as $n | [(.list // [])[] | select(.name == $n) | .id // empty]
+    | if length > 0 then .[0] | tostring else "none" end)
+  elif . == null or length == 0 then "absent"
+  else .[0] | [(.linkinfo.info_kind // "-"), .ifindex, (.link_index // "-"), (.link_netnsid // "-"), (.master // "-"),
+    (if (.flags | index("UP")) then "up" else "down" end), .mtu, (.link // "-"), (.linkinfo.info_data.mode // "-"),
+    (.address // "-")]
+    + [(.addr_info // [])[] | select(.family == "inet" and (has("address") | not)) | "\(.local)/\(.prefixlen)"]
+    | map(tostring) | join(" ") end'
+dev_facts() {
+  local spec kind ns name out
+  for spec in "$@"; do
+    IFS=: read -r kind ns name <<<"$spec"
+    case $kind in
+      dev) out=$(ipn "$ns" -d -j addr show dev "$name" 2>/dev/null) || out="" && printf '%s\n' "${out:-null}" ;;
+      nsid) out=$(ipn "$ns" -j netns list 2>/dev/null) || out="" && printf '{"name":"%s","list":%s}\n' "$name" "${out:-[]}" ;;
+      *) die "dev_facts: unknown spec '$spec'" ;;
+    esac
+  done | jq -r "$_DEV_FACTS_JQ"
+}
+# has_addr "ADDR/LEN..." CIDR: CIDR is one of the addresses of a dev_facts line's tail.
+has_addr() { [[ " $1 " == *" $2 "* ]]; }
+# link_info NS DEV: the first seven fields of DEV's dev_facts line; fails when there is no such device.
 link_info() {
-  ipn "$1" -d -j link show dev "$2" 2>/dev/null | jq -er '.[0] | [(.linkinfo.info_kind // "-"), .ifindex,
-    (.link_index // "-"), (.link_netnsid // "-"), (.master // "-"),
-    (if (.flags | index("UP")) then "up" else "down" end), .mtu] | map(tostring) | join(" ")' 2>/dev/null
+  local f k i p n m u t
+  f=$(dev_facts "dev:$1:$2") && [ "$f" != absent ] || return 1
+  read -r k i p n m u t _ <<<"$f"
+  printf '%s %s %s %s %s %s %s\n' "$k" "$i" "$p" "$n" "$m" "$u" "$t"
 }
 link_is_up() { local f; f=$(link_info "$1" "$2") || return 1; read -r _ _ _ _ _ f _ <<<"$f"; [ "$f" = up ]; }
 has_ipv4() {
   ipn "$1" -o -4 addr show dev "$2" 2>/dev/null | grep -q " inet ${3//./\\.} "
 }
 # nsid_of FROM NAME: the id network namespace FROM knows namespace NAME by (empty if none yet).
-nsid_of() { ipn "$1" -j netns list 2>/dev/null | jq -r --arg n "$2" '.[] | select(.name == $n) | .id // empty'; }
-# veth_pair NS_A DEV_A NS_B DEV_B: DEV_A in NS_A is a veth whose peer is DEV_B in NS_B. Interface
-# indexes alone are ambiguous across namespaces, so the peer namespace ids are compared too.
-veth_pair() {
-  local a b ka ia pa na kb ib pb nb
-  a=$(link_info "$1" "$2") && b=$(link_info "$3" "$4") || return 1
-  read -r ka ia pa na _ <<<"$a"
-  read -r kb ib pb nb _ <<<"$b"
+nsid_of() { local id; id=$(dev_facts "nsid:$1:$2") || return 1; [ "$id" = none ] || printf '%s\n' "$id"; }
+# veth_pair_of A B [NSID_AB [NSID_BA]]: A and B (dev_facts lines) are the two ends of one veth pair,
+# and, where given, A's peer is in the namespace its own knows by NSID_AB (a dev_facts nsid line), B's
+# in the one its own knows by NSID_BA. Interface indexes alone are ambiguous across namespaces.
+veth_pair_of() {
+  local ka ia pa na kb ib pb nb
+  read -r ka ia pa na _ <<<"$1"
+  read -r kb ib pb nb _ <<<"$2"
   [ "$ka" = veth ] && [ "$kb" = veth ] && [ "$pa" = "$ib" ] && [ "$pb" = "$ia" ] || return 1
-  if [ -n "$3" ]; then [ "$na" = "$(nsid_of "$1" "$3")" ] || return 1; fi
-  if [ -n "$1" ]; then [ "$nb" = "$(nsid_of "$3" "$1")" ] || return 1; fi
+  [ -z "${3:-}" ] || [ "$na" = "$3" ] || return 1
+  [ -z "${4:-}" ] || [ "$nb" = "$4" ]
+}
+# veth_pair NS_A DEV_A NS_B DEV_B: DEV_A in NS_A is a veth whose peer is DEV_B in NS_B (each peer in
+# the other's namespace; "" is this one, which needs no id).
+veth_pair() {
+  local f ab="" ba=""
+  f=$(dev_facts "dev:$1:$2" "dev:$3:$4" ${3:+"nsid:$1:$3"} ${1:+"nsid:$3:$1"}) || return 1
+  mapfile -t f <<<"$f"
+  local i=2
+  if [ -n "$3" ]; then ab=${f[i]}; i=$((i + 1)); fi
+  if [ -n "$1" ]; then ba=${f[i]}; fi
+  veth_pair_of "${f[0]}" "${f[1]}" "$ab" "$ba"
 }
 # ensure_veth_to_ns OUTER NS INNER: a veth OUTER in the root namespace whose peer is INNER in NS, made
 # if missing, never adopting a device of another's (a same-named one that is not that pair stops the

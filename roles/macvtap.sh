@@ -11,26 +11,34 @@
 [ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 opt_guest="" opt_nic="" opt_name="" opt_mode=bridge opt_mac=""
-DIR="" NODE=""
+DIR="" NODE="" NIC_FACTS="" DEV_FACTS=""
 
-# problem: why the device is not as asked (empty: it is).
+# look: the test NIC's and the device's dev_facts lines, in one go, into NIC_FACTS and DEV_FACTS.
+look() {
+  local f
+  f=$(dev_facts "dev::$opt_nic" "dev::$opt_name")
+  mapfile -t f <<<"$f"
+  NIC_FACTS=${f[0]} DEV_FACTS=${f[1]}
+}
+
+# problem: why the device is not as asked (empty: it is), from what `look` saw.
 problem() {
-  local j
-  link_json "" "$opt_nic" >/dev/null || { echo "the test NIC $opt_nic does not exist"; return; }
-  j=$(link_json "" "$opt_name") || { echo "no device $opt_name"; return; }
+  local kind lower mode mac
+  [ "$NIC_FACTS" != absent ] || { echo "the test NIC $opt_nic does not exist"; return; }
+  [ "$DEV_FACTS" != absent ] || { echo "no device $opt_name"; return; }
+  read -r kind _ _ _ _ _ _ lower mode mac _ <<<"$DEV_FACTS"
   # `ip -j` names a lower device in the same namespace by name (.link), one elsewhere by index.
-  jq -r --arg mode "$opt_mode" --arg mac "$opt_mac" --arg nic "$opt_nic" '
-    if (.linkinfo.info_kind // "") != "macvtap" then "\(.ifname) is a \(.linkinfo.info_kind // "plain device"), not a macvtap"
-    elif .link != $nic then "\(.ifname) is on \(.link // "a device in another namespace"), not \($nic)"
-    elif (.linkinfo.info_data.mode // "") != $mode then "\(.ifname) is in mode \(.linkinfo.info_data.mode), not \($mode)"
-    elif .address != $mac then "\(.ifname) has MAC \(.address), not \($mac)"
-    else empty end' <<<"$j"
+  if [ "$kind" != macvtap ]; then echo "$opt_name is a ${kind/#-/plain device}, not a macvtap"
+  elif [ "$lower" != "$opt_nic" ]; then echo "$opt_name is on ${lower/#-/a device in another namespace}, not $opt_nic"
+  elif [ "$mode" != "$opt_mode" ]; then echo "$opt_name is in mode $mode, not $opt_mode"
+  elif [ "$mac" != "$opt_mac" ]; then echo "$opt_name has MAC $mac, not $opt_mac"
+  fi
 }
 
 # dev_numbers: MAJOR:MINOR of the device's tap character device.
 dev_numbers() {
   local f
-  for f in /sys/class/net/"$opt_name"/macvtap/tap*/dev; do [ -r "$f" ] && cat "$f" && return 0; done
+  for f in /sys/class/net/"$opt_name"/macvtap/tap*/dev; do [ -r "$f" ] && file_text "$f" && echo && return 0; done
   return 1
 }
 
@@ -48,6 +56,7 @@ facts() {
 
 do_create() {
   local why nums
+  look
   why=$(problem)
   case $why in
     "") ok "macvtap $opt_name on $opt_nic (mode $opt_mode, MAC $opt_mac)" ;;
@@ -73,10 +82,12 @@ do_create() {
 }
 
 do_check() {
-  local why
+  local why up
+  look
   why=$(problem)
   [ -z "$why" ] || wrong "$why"
-  link_is_up "" "$opt_name" || wrong "$opt_name is down"
+  read -r _ _ _ _ _ up _ <<<"$DEV_FACTS"
+  [ "$up" = up ] || wrong "$opt_name is down"
   node_matches || wrong "$NODE is not the character device of $opt_name"
 }
 

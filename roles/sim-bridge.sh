@@ -35,10 +35,13 @@ do_delete() {
 }
 
 do_check() {
-  link_json "" "$opt_name" >/dev/null || wrong "bridge $opt_name does not exist"
-  [ "$(link_get "" "$opt_name" .linkinfo.info_kind)" = bridge ] || wrong "$opt_name is not a bridge"
-  has_ipv4 "" "$opt_name" "$opt_address" || wrong "bridge $opt_name lacks address $opt_address"
-  link_is_up "" "$opt_name" || wrong "bridge $opt_name is down"
+  local f kind up addrs
+  f=$(dev_facts "dev::$opt_name")
+  [ "$f" != absent ] || wrong "bridge $opt_name does not exist"
+  read -r kind _ _ _ _ up _ _ _ _ addrs <<<"$f"
+  [ "$kind" = bridge ] || wrong "$opt_name is not a bridge"
+  has_addr "$addrs" "$opt_address" || wrong "bridge $opt_name lacks address $opt_address"
+  [ "$up" = up ] || wrong "bridge $opt_name is down"
 }
 
 main() {

@@ -28,7 +28,9 @@ ns_exists() { [ -e "/run/netns/$NS" ]; }
 # interactive setup (a version manager's init runs dozens of programs) would otherwise run at every
 # role run (0.4-0.5 s a session, measured on a loaded machine).
 sshd_config() {
-  cat <<EOF
+  local c
+  # read, not cat: no process for what every check compares (the text ends at the first NUL: none).
+  IFS= read -r -d '' c <<EOF || true
 # Written by ixlab roles/sim-host.sh: the sshd of sim host $NS (network namespace $NS).
 ListenAddress $ADDR
 Port 22
@@ -50,16 +52,19 @@ PermitUserEnvironment no
 SetEnv IXLAB_STATE_DIR=$HOST_DIR/state IXLAB_SIM_NS=$NS SHLVL=1
 Subsystem sftp internal-sftp
 EOF
+  printf '%s' "$c"
 }
 
 # The sshd of this host: its pid file names a live process started with our config, in our namespace.
 sshd_pid() {
   local pid
   pid=$(pidfile_pid "$HOST_DIR/sshd.pid" "$HOST_DIR/sshd_config") || return 1
-  ns_exists && [ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$(stat -L -c %i "/run/netns/$NS")" ] || return 1
+  # -ef: the same file (device and inode) as the namespace's bind mount, i.e. the same network namespace.
+  ns_exists && [ "/proc/$pid/ns/net" -ef "/run/netns/$NS" ] || return 1
   printf '%s\n' "$pid"
 }
-sshd_listening() { ip netns exec "$NS" ss -Hltn "( src $ADDR and sport = :22 )" 2>/dev/null | grep -q .; }
+# ss -N enters the namespace itself (no `ip netns exec`, which also remounts /sys for the command).
+sshd_listening() { [ -n "$(ss -N "$NS" -Hltn "( src $ADDR and sport = :22 )" 2>/dev/null)" ]; }
 # shellcheck disable=SC2016 # $1 expands in the inner bash
 sshd_answers() { sshd_pid >/dev/null && ip netns exec "$NS" bash -c ': </dev/tcp/$1/22' _ "$ADDR"; }
 
@@ -185,17 +190,22 @@ do_delete() {
 }
 
 do_check() {
-  local pid
+  local pid f master up_veth up_mgmt addrs
   ns_exists || wrong "namespace $NS does not exist"
-  veth_pair "" "$opt_veth" "$NS" "$MGMT_IF" || wrong "veth $opt_veth <-> $NS:$MGMT_IF is missing"
-  [ "$(link_get "" "$opt_veth" .master)" = "$opt_bridge" ] || wrong "$opt_veth is not a port of bridge $opt_bridge"
-  link_is_up "" "$opt_veth" || wrong "$opt_veth is down"
-  link_is_up "$NS" "$MGMT_IF" || wrong "$NS:$MGMT_IF is down"
-  has_ipv4 "$NS" "$MGMT_IF" "$opt_address" || wrong "$NS:$MGMT_IF lacks address $opt_address"
+  # Both ends of the management veth and this namespace's id for the host's, in one look (dev_facts).
+  f=$(dev_facts "dev::$opt_veth" "dev:$NS:$MGMT_IF" "nsid::$NS")
+  mapfile -t f <<<"$f"
+  veth_pair_of "${f[0]}" "${f[1]}" "${f[2]}" || wrong "veth $opt_veth <-> $NS:$MGMT_IF is missing"
+  read -r _ _ _ _ master up_veth _ <<<"${f[0]}"
+  read -r _ _ _ _ _ up_mgmt _ _ _ _ addrs <<<"${f[1]}"
+  [ "$master" = "$opt_bridge" ] || wrong "$opt_veth is not a port of bridge $opt_bridge"
+  [ "$up_veth" = up ] || wrong "$opt_veth is down"
+  [ "$up_mgmt" = up ] || wrong "$NS:$MGMT_IF is down"
+  has_addr "$addrs" "$opt_address" || wrong "$NS:$MGMT_IF lacks address $opt_address"
   [ -s "$HOST_DIR/ssh_host_ed25519_key" ] || wrong "host key $HOST_DIR/ssh_host_ed25519_key is missing"
-  [ "$(cat "$HOST_DIR/authorized_keys" 2>/dev/null)" = "$opt_authorized_key" ] ||
+  [ "$(file_text "$HOST_DIR/authorized_keys")" = "$opt_authorized_key" ] ||
     wrong "$HOST_DIR/authorized_keys does not hold exactly the given key"
-  [ "$(cat "$HOST_DIR/sshd_config" 2>/dev/null)" = "$(sshd_config)" ] || wrong "$HOST_DIR/sshd_config is out of date"
+  [ "$(file_text "$HOST_DIR/sshd_config")" = "$(sshd_config)" ] || wrong "$HOST_DIR/sshd_config is out of date"
   pid=$(sshd_pid) || wrong "sshd of $NS is not running"
   sshd_listening || wrong "sshd of $NS (pid $pid) is not listening on $ADDR:22"
 }

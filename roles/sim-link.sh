@@ -52,14 +52,20 @@ do_delete() {
 }
 
 do_check() {
-  local ns
+  local ns f a b mtu_a mtu_b up_a up_b
   for ns in "$opt_a_ns" "$opt_b_ns"; do [ -e "/run/netns/$ns" ] || wrong "namespace $ns does not exist"; done
-  link_json "$opt_a_ns" "$opt_a_if" >/dev/null || wrong "$A does not exist"
-  paired || wrong "$A is not a veth whose peer is $B"
-  [ "$(link_get "$opt_a_ns" "$opt_a_if" .mtu)" = "$opt_mtu" ] || wrong "$A has MTU $(link_get "$opt_a_ns" "$opt_a_if" .mtu), not $opt_mtu"
-  [ "$(link_get "$opt_b_ns" "$opt_b_if" .mtu)" = "$opt_mtu" ] || wrong "$B has MTU $(link_get "$opt_b_ns" "$opt_b_if" .mtu), not $opt_mtu"
-  link_is_up "$opt_a_ns" "$opt_a_if" || wrong "$A is down"
-  link_is_up "$opt_b_ns" "$opt_b_if" || wrong "$B is down"
+  # Both ends and each namespace's id for the other, in one look (dev_facts); then the questions.
+  f=$(dev_facts "dev:$opt_a_ns:$opt_a_if" "dev:$opt_b_ns:$opt_b_if" "nsid:$opt_a_ns:$opt_b_ns" "nsid:$opt_b_ns:$opt_a_ns")
+  mapfile -t f <<<"$f"
+  a=${f[0]} b=${f[1]}
+  [ "$a" != absent ] || wrong "$A does not exist"
+  veth_pair_of "$a" "$b" "${f[2]}" "${f[3]}" || wrong "$A is not a veth whose peer is $B"
+  read -r _ _ _ _ _ up_a mtu_a _ <<<"$a"
+  read -r _ _ _ _ _ up_b mtu_b _ <<<"$b"
+  [ "$mtu_a" = "$opt_mtu" ] || wrong "$A has MTU $mtu_a, not $opt_mtu"
+  [ "$mtu_b" = "$opt_mtu" ] || wrong "$B has MTU $mtu_b, not $opt_mtu"
+  [ "$up_a" = up ] || wrong "$A is down"
+  [ "$up_b" = up ] || wrong "$B is down"
 }
 
 main() {

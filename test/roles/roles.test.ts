@@ -438,6 +438,41 @@ describe("roles against network namespaces", { skip: whyNot ? `cannot run: ${why
     assert.equal(remote(NS_A, "macvtap", "create", macvtapArgs).status, 0);
   });
 
+  // The checks a refresh runs take all their facts in one look (roles/lib.sh dev_facts): each drift
+  // they must see, made by hand one at a time, is named by check (exit 3) and put right by create.
+  it("checks name each drift of the fabric, the NICs and the macvtap, and create puts it right", () => {
+    const linkArgs1400 = linkArgs.map((x) => (x === "1500" ? "1400" : x)); // host-nic set both ends to 1400
+    const ipn = (ns: string, ...args: string[]) => assert.equal(sh("ip", ["-n", ns, ...args]).status, 0, `ip -n ${ns} ${args.join(" ")}`);
+    const ip = (...args: string[]) => assert.equal(sh("ip", args).status, 0, `ip ${args.join(" ")}`);
+    const cases: { what: string; role: string; run: Runner; args: string[]; drift: () => void; says: RegExp }[] = [
+      { what: "cable end MTU", role: "sim-link", run: (a, x) => local("sim-link", a, x), args: linkArgs1400, drift: () => ipn(NS_B, "link", "set", "dev", NIC, "mtu", "1300"), says: new RegExp(`${NS_B}:${NIC} has MTU 1300, not 1400`) },
+      { what: "cable end down", role: "sim-link", run: (a, x) => local("sim-link", a, x), args: linkArgs1400, drift: () => ipn(NS_A, "link", "set", "dev", NIC, "down"), says: new RegExp(`${NS_A}:${NIC} is down`) },
+      { what: "management NIC down", role: "sim-host", run: (a, x) => local("sim-host", a, x), args: hostArgs(NS_A), drift: () => ipn(NS_A, "link", "set", "dev", "mgmt0", "down"), says: new RegExp(`${NS_A}:mgmt0 is down`) },
+      { what: "management address", role: "sim-host", run: (a, x) => local("sim-host", a, x), args: hostArgs(NS_A), drift: () => ipn(NS_A, "addr", "del", `${MGMT[NS_A]}/24`, "dev", "mgmt0"), says: new RegExp(`${NS_A}:mgmt0 lacks address ${MGMT[NS_A]}/24`) },
+      { what: "management veth off the bridge", role: "sim-host", run: (a, x) => local("sim-host", a, x), args: hostArgs(NS_A), drift: () => ip("link", "set", "dev", NS_A, "nomaster"), says: new RegExp(`${NS_A} is not a port of bridge ${BR}`) },
+      { what: "bridge address", role: "sim-bridge", run: (a, x) => local("sim-bridge", a, x), args: bridgeArgs, drift: () => ip("addr", "del", BR_CIDR, "dev", BR), says: new RegExp(`bridge ${BR} lacks address ${BR_CIDR}`) },
+      { what: "bridge down", role: "sim-bridge", run: (a, x) => local("sim-bridge", a, x), args: bridgeArgs, drift: () => ip("link", "set", "dev", BR, "down"), says: new RegExp(`bridge ${BR} is down`) },
+      { what: "data address", role: "host-nic", run: (a, x) => remote(NS_A, "host-nic", a, x), args: nicArgs(NS_A), drift: () => ipn(NS_A, "addr", "del", `${DATA[NS_A]}/24`, "dev", NIC), says: new RegExp(`${NIC} lacks address ${DATA[NS_A]}/24`) },
+      { what: "data NIC MTU", role: "host-nic", run: (a, x) => remote(NS_A, "host-nic", a, x), args: nicArgs(NS_A), drift: () => ipn(NS_A, "link", "set", "dev", NIC, "mtu", "1300"), says: new RegExp(`${NIC} has MTU 1300, not 1400`) },
+      { what: "macvtap down", role: "macvtap", run: (a, x) => remote(NS_A, "macvtap", a, x), args: macvtapArgs, drift: () => ipn(NS_A, "link", "set", "dev", `${P}v`, "down"), says: new RegExp(`${P}v is down`) },
+      { what: "macvtap MAC", role: "macvtap", run: (a, x) => remote(NS_A, "macvtap", a, x), args: macvtapArgs, drift: () => ipn(NS_A, "link", "set", "dev", `${P}v`, "address", "52:54:00:12:34:57"), says: new RegExp(`${P}v has MAC 52:54:00:12:34:57, not 52:54:00:12:34:56`) },
+    ];
+    for (const c of cases) {
+      const before = c.run("check", c.args);
+      assert.equal(before.status, 0, `${c.role} check before ${c.what}: ${show(before)}`);
+      c.drift();
+      const check = c.run("check", c.args);
+      assert.equal(check.status, 3, `${c.role} check after ${c.what}: ${show(check)}`);
+      assert.match(check.stderr, c.says, `${c.role} check after ${c.what}: ${show(check)}`);
+      const fix = c.run("create", c.args);
+      assert.equal(fix.status, 0, `${c.role} create after ${c.what}: ${show(fix)}`);
+      assert.match(fix.stdout, /^changed: /m, `${c.role} create after ${c.what}: ${show(fix)}`);
+      const after = c.run("check", c.args);
+      assert.equal(after.status, 0, `${c.role} check after create for ${c.what}: ${show(after)}`);
+    }
+    for (const ns of [NS_A, NS_B]) assert.equal(ssh(ns, "true").status, 0, `ssh to ${ns} after the repairs`);
+  });
+
   it("guest refuses to start without the macvtap's tap device, naming it", () => {
     const r = remote(NS_B, "guest", "create", ["--guest", "vm9", "--kernel", "/nonexistent", "--mac", "52:54:00:00:00:09", "--address", "198.19.250.9/24",
       "--mgmt", `${MGMT[NS_B]}:2201`, "--authorized-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA", "--vhost", "off"]);
