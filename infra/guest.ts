@@ -121,7 +121,10 @@ export class Guest extends pulumi.ComponentResource {
       // VhostNet's id (not only dependsOn): Pulumi deletes a dependent ahead of a delete-before-replace
       // replacement only when one of its inputs comes from the replaced resource; without it the
       // reload ran first and was refused while this guest held /dev/vhost-net.
-      triggers: args.vhostNet.run.id.apply(() => [`zcopytx=${args.variant.zeroCopy ? 1 : 0}`]),
+      // The macvtap's interface index too: a macvtap re-created in this up (its NIC deleted and made
+      // again) leaves this QEMU holding a tap of a device that is gone, which the refresh before the
+      // up could not see yet.
+      triggers: pulumi.all([args.vhostNet.run.id, macvtap.facts]).apply(([, mv]) => [`zcopytx=${args.variant.zeroCopy ? 1 : 0}`, `macvtap=${(mv as MacvtapFacts | undefined)?.ifindex ?? "?"}`]),
       live: true,
     }, { parent: this, dependsOn: [macvtap, args.vhostNet.run, this.kernelCopy.checked, ...(args.kernel.bootCheck ? [args.kernel.bootCheck] : [])] });
     this.facts = qemu.facts as pulumi.Output<GuestFacts | undefined>;

@@ -231,12 +231,19 @@ problem() {
   { mapfile -d '' argv </proc/"$pid"/cmdline; } 2>/dev/null || argv=()
   [ "$(printf '%s\n' "${argv[@]}")" = "$want" ] || { echo "guest $opt_guest (pid $pid) is not the QEMU this role started"; return; }
   [ -c "$TAP" ] || { echo "the guest's tap device $TAP is gone"; return; }
+  # QEMU's tap fd stays on the device it opened: a macvtap re-created since (its NIC deleted and made
+  # again, say) leaves the guest with a NIC that moves nothing. Guests started before this record
+  # existed have no qemu.tap and are not judged by it.
+  if [ -f "$DIR/qemu.tap" ] && [ "$(file_text "$DIR/qemu.tap")" != "$(file_text "$DIR/tap.ifindex")" ]; then
+    echo "guest $opt_guest (pid $pid) holds macvtap interface $(file_text "$DIR/qemu.tap"), which was re-created since (now $(file_text "$DIR/tap.ifindex"))"
+    return
+  fi
 }
 
 stop_guest() {
   local pid
   if pid=$(running_pid); then stop_pid "$pid" "$DIR/"; changed "stopped guest $opt_guest (QEMU pid $pid)"; fi
-  rm -f "$DIR/qemu.pid" "$DIR/qemu.cmdline"
+  rm -f "$DIR/qemu.pid" "$DIR/qemu.cmdline" "$DIR/qemu.tap"
 }
 
 do_create() {
@@ -268,6 +275,7 @@ do_create() {
     "${QEMU_ARGS[@]}" 3<>"$TAP" >"$DIR/qemu.log" 2>&1 || die "QEMU did not start guest $opt_guest: $(tail -n 3 "$DIR/qemu.log" | tr '\n' ' ')"
   fi
   printf '%s\n' "${QEMU_ARGS[@]}" >"$DIR/qemu.cmdline"
+  file_text "$DIR/tap.ifindex" >"$DIR/qemu.tap"
   pid=$(running_pid) || die "QEMU for guest $opt_guest exited at once: $(tail -n 3 "$DIR/qemu.log" | tr '\n' ' ')"
   changed "started guest $opt_guest (QEMU pid $pid, $ACCEL, vhost $VHOST${VHOST_WHY:+: $VHOST_WHY})"
   local deadline=$((SECONDS + opt_timeout))

@@ -6,7 +6,9 @@
 #   macvtap.sh create|check|delete --guest NAME --nic NIC --name DEV [--mode bridge|vepa|private|passthru]
 #       --mac 52:54:00:xx:xx:xx
 # A device of the right name but another kind, lower NIC, mode or MAC is re-created (a running guest
-# on it loses its NIC: the guest role checks the device it holds and restarts QEMU).
+# on it loses its NIC). GUEST/tap.ifindex records which device the node stands for: interface
+# indexes are never reused within a namespace, while a re-created device may get its old tap minor
+# back, so the guest role compares the index its QEMU was started with to tell a re-created device.
 # shellcheck source=lib.sh
 [ -n "${IXLAB_LIB_LOADED:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -41,6 +43,9 @@ dev_numbers() {
   for f in /sys/class/net/"$opt_name"/macvtap/tap*/dev; do [ -r "$f" ] && file_text "$f" && echo && return 0; done
   return 1
 }
+
+# The device's interface index, as written to $DIR/tap.ifindex.
+ifindex_now() { file_text "/sys/class/net/$opt_name/ifindex"; }
 
 node_matches() {
   local nums
@@ -78,6 +83,10 @@ do_create() {
     mknod -m 0600 "$NODE" c "${nums%:*}" "${nums#*:}"
     changed "made $NODE (character device $nums)"
   fi
+  if [ "$(file_text "$DIR/tap.ifindex")" != "$(ifindex_now)" ]; then
+    ifindex_now >"$DIR/tap.ifindex"
+    changed "recorded $opt_name's interface index $(ifindex_now) in $DIR/tap.ifindex"
+  fi
   printf 'facts: %s\n' "$(facts)"
 }
 
@@ -89,6 +98,7 @@ do_check() {
   read -r _ _ _ _ _ up _ <<<"$DEV_FACTS"
   [ "$up" = up ] || wrong "$opt_name is down"
   node_matches || wrong "$NODE is not the character device of $opt_name"
+  [ "$(file_text "$DIR/tap.ifindex")" = "$(ifindex_now)" ] || wrong "$DIR/tap.ifindex does not name $opt_name (interface index $(ifindex_now))"
 }
 
 do_delete() {
@@ -99,6 +109,7 @@ do_delete() {
     ok "no macvtap $opt_name"
   fi
   if [ -e "$NODE" ]; then rm -f "$NODE"; changed "removed $NODE"; else ok "no $NODE"; fi
+  rm -f "$DIR/tap.ifindex"
   # The guest's directory goes when nothing else of the guest is left in it.
   if [ -d "$DIR" ] && rmdir "$DIR" 2>/dev/null; then changed "removed empty $DIR"; fi
 }

@@ -184,6 +184,22 @@ describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
     assert.equal(after.status, 0, pulumiProblem(after.stdout + after.stderr));
   });
 
+  it("finds a guest whose macvtap was re-created under it (the test NIC deleted and made again) and restarts it", () => {
+    const old = JSON.parse(pulumi("stack", "output", "topology", "--json").stdout).guests[0].qemuPid;
+    // The dut's end of the wire goes, and with it the macvtap on it; the guest's QEMU lives on,
+    // holding a tap of a device that is gone.
+    const del = spawnSync("ip", ["-n", `${PREFIX}-dut`, "link", "del", "eth1"], { encoding: "utf8" });
+    assert.equal(del.status, 0, del.stderr);
+    const up = pulumi("up", "--yes", "--skip-preview");
+    assert.equal(up.status, 0, pulumiProblem(up.stdout + up.stderr));
+    const now = JSON.parse(pulumi("stack", "output", "topology", "--json").stdout);
+    assert.notEqual(now.guests[0].qemuPid, old, "the guest was restarted on the new macvtap");
+    const r = spawnSync("bin/ixlab", ["ssh", "--stack", STACK, "vm1", "--", "ping -c 3 -W 5 198.19.1.2"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 0, `the guest reaches the peer again:\n${r.stdout}${r.stderr}`);
+    const after = pulumi("preview", "--expect-no-changes");
+    assert.equal(after.status, 0, pulumiProblem(after.stdout + after.stderr));
+  });
+
   it("finds a netserver that died and restarts it", () => {
     const kill = spawnSync("bin/ixlab", ["ssh", "--stack", STACK, "peer", "--", 'kill "$(cat "$IXLAB_STATE_DIR/netserver.pid")"'], { cwd: ROOT, encoding: "utf8" });
     assert.equal(kill.status, 0, kill.stderr);

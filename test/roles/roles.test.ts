@@ -428,10 +428,15 @@ describe("roles against network namespaces", { skip: whyNot ? `cannot run: ${why
     assert.equal(f.mac, "52:54:00:12:34:56");
     assert.equal(f.tapDevice, `/run/ixlab/${NS_A}/state/guests/vm1/tap`);
     assert.ok(fs.statSync(f.tapDevice).isCharacterDevice());
-    // Another mode asked: the device is re-created in that mode.
+    const ifindexFile = `/run/ixlab/${NS_A}/state/guests/vm1/tap.ifindex`;
+    assert.equal(fs.readFileSync(ifindexFile, "utf8").trim(), String(f.ifindex), "the device the node stands for is recorded");
+    // Another mode asked: the device is re-created in that mode, with a new interface index (so a
+    // guest started on the old one is told apart, roles/guest.sh).
     const vepa = remote(NS_A, "macvtap", "create", macvtapArgs.map((x) => (x === "bridge" ? "vepa" : x)));
     assert.equal(vepa.status, 0, show(vepa));
     assert.match(vepa.stdout, /changed: removed .*: .* is in mode bridge, not vepa/);
+    assert.notEqual(fs.readFileSync(ifindexFile, "utf8").trim(), String(f.ifindex));
+    assert.equal(fs.readFileSync(ifindexFile, "utf8").trim(), String(facts(vepa).ifindex));
     const check = remote(NS_A, "macvtap", "check", macvtapArgs);
     assert.equal(check.status, 3, show(check));
     assert.match(check.stderr, /is in mode vepa, not bridge/);

@@ -55,6 +55,7 @@ async function declare(stackFile: string, env: Record<string, string> = {}, edit
         if (args.name.includes("-bmc-password-")) state.password = `mockpw-${args.name}`;
         if (args.name.endsWith("-preflight")) state.stdout = 'ok: preflight\nfacts: {"kernelRelease":"6.1.0-mock","kvm":false}';
         if (args.name.endsWith("-qemu")) state.facts = { qemuPid: 4242, accel: "tcg", vhost: "off", vhostNote: "no /dev/vhost-net", hostKey: "ssh-ed25519 AAAAguest", release: "6.1.192-ixlab-guest" };
+        if (args.name.endsWith("-macvtap")) state.facts = { name: "ixl-vm1", ifindex: 7 };
         if (args.name.endsWith("-vhostnet")) state.facts = { loaded: false, requested: 0, zcopytx: null, applied: false };
         if (args.name.endsWith("-build")) state.facts = { key: "k", release: "6.1.192-ixlab-guest", target: "bzImage", artifact: `${mockCache}/bzImage`, sha256: "ab".repeat(32), buildSeconds: 1, compiled: true };
         return { id: `${args.name}-id`, state };
@@ -193,7 +194,8 @@ describe("resource graph", () => {
     assert.equal(qemu[qemu.indexOf("--vhost") + 1], "on");
     assert.ok(qemu.includes("--vhost-fallback"));
     assert.equal(qemu[qemu.indexOf("--mgmt") + 1], "198.18.0.10:2201");
-    assert.deepEqual(byName["vm1-qemu"].inputs.triggers, ["zcopytx=0"]);
+    // A macvtap re-created under the guest (a new interface index) replaces its QEMU in the same up.
+    assert.deepEqual(byName["vm1-qemu"].inputs.triggers, ["zcopytx=0", "macvtap=7"]);
     assert.deepEqual(byName["dut-vhostnet"].inputs.args, ["--zcopytx", "0", "--no-load"]);
     assert.equal(topology.guests[0].qemuPid, 4242);
     assert.equal(topology.guests[0].vhost.effective, false);
@@ -240,7 +242,7 @@ describe("resource graph", () => {
     assert.deepEqual([topology.defaultVariant, topology.runningVariant, topology.guests[0].variant], ["baseline", "zerocopy", "zerocopy"]);
     const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
     assert.deepEqual(byName["dut-vhostnet"].inputs.args, ["--zcopytx", "1", "--no-load"]);
-    assert.deepEqual(byName["vm1-qemu"].inputs.triggers, ["zcopytx=1"]);
+    assert.deepEqual(byName["vm1-qemu"].inputs.triggers, ["zcopytx=1", "macvtap=7"]);
   });
 
   it("exports no key of a real lab: the outputs say where each host's key is, never the key", async () => {
