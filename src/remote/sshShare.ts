@@ -10,8 +10,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-// roles.ts loads this module; writeSshFiles is only called later, once both are loaded.
-import { Credentials, Target, writeSshFiles } from "./roles";
+import { Credentials, Target, writeSshFiles } from "./sshTarget";
 import { socketSecretDir } from "./secretDir";
 
 type SshTarget = Extract<Target, { kind: "ssh" }>;
