@@ -243,13 +243,27 @@ async function runCell(lab: Lab, run: Run, key: CellKey, signal?: AbortSignal): 
   return { cell, raw };
 }
 
-/** Runs (or continues) a bench. Throws for what stops the whole run; a failed cell is recorded and counted. */
-/** Warnings before a run: the variants it compares cannot differ on this lab (read from the dut host). */
-async function datapathWarnings(lab: Lab, options: RunOptions): Promise<string[]> {
-  if (options.series) return [];
+/** The datapath probe's words for a QEMU pid that names no process (roles/bench-probe.sh datapath). */
+export const QEMU_GONE = /^QEMU pid \d+ is not running$/;
+
+/**
+ * The datapath on the dut before a run. The guest's QEMU must be the one the stack's topology names:
+ * its pid is whose CPU, vhost workers and zero-copy counters every cell reads, so a guest that died
+ * or was started again since the last `up` stops the run here, before anything is written.
+ */
+async function datapathBefore(lab: Lab, stack: string): Promise<Datapath | undefined> {
   const nic = lab.dut.data?.nic;
-  if (!nic) return [];
-  const d = await readDatapath(lab.hostSession, nic, lab.guest.qemuPid!);
+  if (!nic || !lab.guest.qemuPid) return undefined;
+  const d = await readDatapath(lab.hostSession, nic, lab.guest.qemuPid);
+  if (d.note && QEMU_GONE.test(d.note)) {
+    throw new Error(`guest ${lab.guest.name} on host ${lab.dut.name}: ${d.note} (the pid in stack ${stack}'s topology): the lab changed since its last up. Run \`npx ixlab pulumi up --stack ${stack}\` to bring the guest back, then the bench again`);
+  }
+  return d;
+}
+
+/** Warnings before a run: the variants it compares cannot differ on this lab (read from the dut host). */
+async function datapathWarnings(lab: Lab, options: RunOptions, d: Datapath | undefined): Promise<string[]> {
+  if (options.series || !d) return [];
   const dev = await lab.hostSession.run("test -e /dev/vhost-net", { timeoutMs: 20_000 });
   const all: VariantAsk[] = lab.topology.variants ?? [];
   const asks = options.variants.map((v) => all.find((a) => a.name === v) ?? { name: v });
@@ -270,7 +284,7 @@ export async function runBench(opts: BenchRunOptions, io: BenchIo): Promise<Benc
   let cellsRun = 0;
   let clockWarned = false;
   try {
-    for (const w of await datapathWarnings(lab, lab.options)) io.log(`warning: ${w}`);
+    for (const w of await datapathWarnings(lab, lab.options, await datapathBefore(lab, opts.stack))) io.log(`warning: ${w}`);
     if ("create" in opts.run) {
       const nic = lab.dut.data?.nic ?? "none";
       const [qemu, netperfV, tuning] = await Promise.all([

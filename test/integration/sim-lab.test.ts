@@ -173,6 +173,13 @@ describe("sim lab: up, no-op up, netperf, drift, destroy", () => {
     const old = topology.guests[0].qemuPid;
     const kill = spawnSync("bin/ixlab", ["ssh", "--stack", STACK, "dut", "--", `kill -9 ${old}`], { cwd: ROOT, encoding: "utf8" });
     assert.equal(kill.status, 0, kill.stderr);
+    // A bench now would read the CPU of a process that is gone: it stops before writing anything.
+    const results = path.join(ROOT, "results", STACK);
+    const runsBefore = fs.existsSync(results) ? fs.readdirSync(results) : [];
+    const bench = spawnSync("bin/ixlab", ["bench", "--stack", STACK, "--variants", "baseline", "--sizes", "4K", "--duration", "1", "--reps", "1", "--no-report"], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    assert.equal(bench.status, 1, bench.stdout + bench.stderr);
+    assert.match(bench.stderr, new RegExp(`ixlab bench: guest vm1 on host dut: QEMU pid ${old} is not running \\(the pid in stack ${STACK}'s topology\\): the lab changed since its last up\\. Run \`npx ixlab pulumi up --stack ${STACK}\` to bring the guest back, then the bench again`));
+    assert.deepEqual(fs.existsSync(results) ? fs.readdirSync(results) : [], runsBefore, "no run directory for a refused bench");
     assert.notEqual(pulumi("preview", "--expect-no-changes").status, 0, "preview must see the dead guest");
     const up = pulumi("up", "--yes", "--skip-preview");
     assert.equal(up.status, 0, pulumiProblem(up.stdout + up.stderr));

@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { parseTcpdump, parseSgToggle } from "../../src/bench/cell";
 import { parseDatapath, probeFacts } from "../../src/bench/probe";
 import { parseProcSample } from "../../src/bench/procstat";
+import { QEMU_GONE } from "../../src/bench/runner";
 import { ROOT } from "../helpers";
 
 const P = `ixe${process.pid % 100000}`;
@@ -111,6 +112,7 @@ describe("bench-probe against namespaces", { skip: whyNot ? `cannot run: ${whyNo
     }
     const gone = parseDatapath(probe("datapath", "--nic", NIC, "--qemu-pid", "999999999").stdout);
     assert.equal(gone.note, "QEMU pid 999999999 is not running");
+    assert.match(gone.note, QEMU_GONE, "the words the bench stops on before a run");
     assert.equal(gone.qemuCmdlineSha256, null);
   });
 
