@@ -9,7 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { LabPlan } from "../src/lab/plan";
+import { bmcQemuArgs, LabPlan } from "../src/lab/plan";
 import { cacheDir, repoRoot } from "../src/paths";
 import { LabClaimArgs, labClaim } from "./labClaim";
 import { BmcPassword, RoleRun, SshKeyPair } from "./resources/dynamic";
@@ -140,10 +140,6 @@ export class VmFabric extends pulumi.ComponentResource {
   }
 }
 
-/** What the VM's QEMU needs to reach its BMC (roles/vm-bmc.sh): a socket chardev and the KCS device. */
-export function bmcQemuArgs(port: number): string[] {
-  return ["-chardev", `socket,id=ixlbmc,host=127.0.0.1,port=${port},reconnect=5`, "-device", "ipmi-bmc-extern,id=ixlbmc0,chardev=ixlbmc", "-device", "isa-ipmi-kcs,bmc=ixlbmc0"];
-}
 
 /** Says, before the engine runs, that the first `up` on this machine builds the image (minutes). */
 function announceImageBuild(imageArgs: string[]): void {

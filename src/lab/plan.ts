@@ -97,6 +97,11 @@ export function vmBmc(mgmt: Cidr, i: number): VmHostPlan["bmc"] {
   return { address: numberToIpv4(mgmt.network + 2 ** (32 - mgmt.prefix) - 3 - i), vmPort: VM_BMC_PORT + i, user: "admin" };
 }
 
+/** What the VM's QEMU needs to reach its BMC (roles/vm-bmc.sh, which reports the same as its qemuArgs fact): a socket chardev and the KCS device. */
+export function bmcQemuArgs(port: number): string[] {
+  return ["-chardev", `socket,id=ixlbmc,host=127.0.0.1,port=${port},reconnect=5`, "-device", "ipmi-bmc-extern,id=ixlbmc0,chardev=ixlbmc", "-device", "isa-ipmi-kcs,bmc=ixlbmc0"];
+}
+
 export function planLab(lab: Lab): LabPlan {
   const sim = lab.sim;
   const vm = sim?.hosts === "vm";

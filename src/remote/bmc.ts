@@ -55,8 +55,8 @@ export function ipmitoolCommand(bmc: BmcTarget, password: string, action: string
   };
 }
 
-async function ipmiPowerCycle(bmc: BmcTarget, password: string, exec: Exec): Promise<string> {
-  const run = async (action: string[]) => {
+function ipmi(bmc: BmcTarget, password: string, exec: Exec) {
+  return async (action: string[]): Promise<string> => {
     const c = ipmitoolCommand(bmc, password, action);
     let r: ExecResult;
     try {
@@ -64,9 +64,15 @@ async function ipmiPowerCycle(bmc: BmcTarget, password: string, exec: Exec): Pro
     } catch (e) {
       throw new BmcError(`BMC ${bmc.address}: cannot run ipmitool (Debian package ipmitool): ${(e as Error).message}`);
     }
-    if (r.code !== 0) throw new BmcError(`BMC ${bmc.address}: ipmitool ${action.join(" ")} failed: ${scrub(r.stderr.trim() || r.stdout.trim(), password)}`);
+    // One line: ipmitool says why over several ("Unable to Get Channel Cipher Suites", then "Error: ...").
+    const why = (r.stderr.trim() || r.stdout.trim()).split("\n").map((l) => l.trim()).filter(Boolean).join(" | ");
+    if (r.code !== 0) throw new BmcError(`BMC ${bmc.address}: ipmitool ${action.join(" ")} failed: ${scrub(why, password)}`);
     return r.stdout.trim();
   };
+}
+
+async function ipmiPowerCycle(bmc: BmcTarget, password: string, exec: Exec): Promise<string> {
+  const run = ipmi(bmc, password, exec);
   const status = await run(["chassis", "power", "status"]);
   // "power cycle" does nothing to a chassis that is off.
   const action = /is off/i.test(status) ? ["chassis", "power", "on"] : ["chassis", "power", "cycle"];
@@ -74,7 +80,7 @@ async function ipmiPowerCycle(bmc: BmcTarget, password: string, exec: Exec): Pro
   return `ipmitool ${action.join(" ")} (was: ${status})`;
 }
 
-async function redfishPowerCycle(bmc: BmcTarget, password: string, http: HttpRequest): Promise<string> {
+function redfish(bmc: BmcTarget, password: string, http: HttpRequest) {
   const base = `https://${bmc.address.includes(":") && !bmc.address.startsWith("[") ? `[${bmc.address}]` : bmc.address}`;
   const headers = { Authorization: `Basic ${Buffer.from(`${bmc.user}:${password}`).toString("base64")}`, Accept: "application/json", "Content-Type": "application/json" };
   const call = async (method: "GET" | "POST", p: string, body?: unknown) => {
@@ -87,16 +93,35 @@ async function redfishPowerCycle(bmc: BmcTarget, password: string, http: HttpReq
     if (r.status < 200 || r.status >= 300) throw new BmcError(`BMC ${bmc.address}: Redfish ${method} ${p} answered HTTP ${r.status}: ${scrub(r.body.slice(0, 200), password)}`);
     return r.body ? (JSON.parse(r.body) as Record<string, any>) : {};
   };
-  const systems = await call("GET", "/redfish/v1/Systems");
-  const system = systems.Members?.[0]?.["@odata.id"] as string | undefined;
-  if (!system) throw new BmcError(`BMC ${bmc.address}: Redfish lists no ComputerSystem under /redfish/v1/Systems`);
-  const state = (await call("GET", system)).PowerState as string | undefined;
+  const system = async () => {
+    const systems = await call("GET", "/redfish/v1/Systems");
+    const id = systems.Members?.[0]?.["@odata.id"] as string | undefined;
+    if (!id) throw new BmcError(`BMC ${bmc.address}: Redfish lists no ComputerSystem under /redfish/v1/Systems`);
+    return { id, state: (await call("GET", id)).PowerState as string | undefined };
+  };
+  return { call, system };
+}
+
+async function redfishPowerCycle(bmc: BmcTarget, password: string, http: HttpRequest): Promise<string> {
+  const r = redfish(bmc, password, http);
+  const { id, state } = await r.system();
   const resetType = state === "Off" ? "On" : "ForceRestart";
-  await call("POST", `${system}/Actions/ComputerSystem.Reset`, { ResetType: resetType });
-  return `Redfish ComputerSystem.Reset ${resetType} on ${system} (was: ${state ?? "unknown"})`;
+  await r.call("POST", `${id}/Actions/ComputerSystem.Reset`, { ResetType: resetType });
+  return `Redfish ComputerSystem.Reset ${resetType} on ${id} (was: ${state ?? "unknown"})`;
 }
 
 /** Power-cycles (or powers on) the host behind `bmc`; returns one line saying what was done. */
 export async function powerCycle(bmc: BmcTarget, password: string, deps: { exec?: Exec; http?: HttpRequest } = {}): Promise<string> {
   return bmc.type === "ipmi" ? ipmiPowerCycle(bmc, password, deps.exec ?? defaultExec) : redfishPowerCycle(bmc, password, deps.http ?? defaultHttp);
+}
+
+/**
+ * The host's power state as its BMC reports it: proof that the BMC answers with these credentials,
+ * asked before a kernel install reboots the host, so that a wrong address or password is found while
+ * the host still runs its old kernel rather than when it hangs on the new one.
+ */
+export async function powerStatus(bmc: BmcTarget, password: string, deps: { exec?: Exec; http?: HttpRequest } = {}): Promise<string> {
+  if (bmc.type === "ipmi") return ipmi(bmc, password, deps.exec ?? defaultExec)(["chassis", "power", "status"]);
+  const { id, state } = await redfish(bmc, password, deps.http ?? defaultHttp).system();
+  return `Redfish ${id} PowerState ${state ?? "unknown"}`;
 }

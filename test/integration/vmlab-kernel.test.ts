@@ -35,6 +35,7 @@ import { planKernelBuild } from "../../src/lab/kernel";
 import { Kernel } from "../../src/lab/model";
 import { cacheDir } from "../../src/paths";
 import { powerCycle } from "../../src/remote/bmc";
+import { bmcQemuArgs } from "../../src/lab/plan";
 import { copyPackages, hostPackages } from "../../src/remote/kernelPackages";
 import { InstallRun, KernelHostInstallProps } from "../../src/remote/kernelInstallProvider";
 import { Credentials, runRemote, runRole } from "../../src/remote/roles";
@@ -45,7 +46,7 @@ const NET = "198.18.30.0/24";
 const VM = "dut";
 const ADDRESS = "198.18.30.10";
 const BMC_ADDRESS = "198.18.30.210";
-const BMC_PORT = "9010";
+const BMC_PORT = 9010;
 const STATE = `/run/ixlab/vm-try/${NS}`;
 const VM_DIR = path.join(cacheDir(), "vm", "try", NS, VM);
 const ZCOPY = "/sys/module/vhost_net/parameters/experimental_zcopytx";
@@ -124,7 +125,7 @@ describe("VM lab: the host kernel install, its fallbacks and vhost_net, for real
     timings.kernelBuild = (Date.now() - t) / 1000;
 
     t = Date.now();
-    const qemuArgs = ["-chardev", `socket,id=ixlbmc,host=127.0.0.1,port=${BMC_PORT},reconnect=5`, "-device", "ipmi-bmc-extern,id=ixlbmc0,chardev=ixlbmc", "-device", "isa-ipmi-kcs,bmc=ixlbmc0"];
+    const qemuArgs = bmcQemuArgs(BMC_PORT);
     // One vCPU (scripts/vm.sh's default): with two, the Debian kernel booted after the panic's reset
     // printed nothing and never answered (seen once here under TCG).
     const boot = sh("bash", [path.join(ROOT, "scripts/vm.sh"), "--ns", NS, "--net", NET, "boot", VM, ...qemuArgs.flatMap((a) => ["--qemu-arg", a])]);
@@ -135,8 +136,10 @@ describe("VM lab: the host kernel install, its fallbacks and vhost_net, for real
     oldRelease = await running();
 
     const bmc = sh("bash", [path.join(ROOT, "roles/vm-bmc.sh"), "create", "--ns", NS, "--name", VM, "--dir", path.join(tmp, "bmc", VM), "--vm-dir", VM_DIR,
-      "--bridge", "mgmt", "--address", BMC_ADDRESS, "--vm-port", BMC_PORT, "--user", "admin", "--password-file", pwFile]);
+      "--bridge", "mgmt", "--address", BMC_ADDRESS, "--vm-port", String(BMC_PORT), "--user", "admin", "--password-file", pwFile]);
     assert.equal(bmc.status, 0, show(bmc));
+    // The VM booted with the fabric's arguments; the role says what it expects of QEMU.
+    assert.deepEqual(JSON.parse(bmc.stdout.match(/^facts: (.*)$/m)?.[1] ?? "{}").qemuArgs, qemuArgs);
     assert.ok(!bmc.stdout.includes(BMC_PASSWORD) && !bmc.stderr.includes(BMC_PASSWORD), "the BMC password is never printed");
 
     t = Date.now();
@@ -158,6 +161,20 @@ describe("VM lab: the host kernel install, its fallbacks and vhost_net, for real
       // not empty (another key was built there) or gone: leave it
     }
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("a BMC that refuses its password stops the install before the reboot, on the previous default", async () => {
+    const bootId = await remote("cat /proc/sys/kernel/random/boot_id");
+    const wrong = `${BMC_PASSWORD}x`;
+    const run = new InstallRun(props("", { bmc: { type: "ipmi", address: BMC_ADDRESS, user: "admin" }, bmcPassword: wrong }));
+    let message = "";
+    await assert.rejects(run.install(), (e: Error) => ((message = e.message), true));
+    console.log(`# wrong BMC password: ${message}`);
+    assert.match(message, new RegExp(`^host ${VM}: kernel [^ ]+, phase bmc check: the BMC, the way back if the new kernel hangs, does not answer: BMC ${BMC_ADDRESS.replace(/\./g, "\\.")}: ipmitool chassis power status failed: .+; the host runs its previous kernel, which stays the default$`));
+    assert.ok(!message.includes(wrong));
+    assert.equal(await remote("cat /proc/sys/kernel/random/boot_id"), bootId, "not rebooted");
+    const env = await remote("grub-editenv list");
+    assert.doesNotMatch(env, /ixlab-/, `no ixlab entry left as default or one-shot:\n${env}`);
   });
 
   it("a kernel that panics at boot comes back on the previous default, and the error names host, phase and what was seen", async () => {
@@ -186,7 +203,8 @@ describe("VM lab: the host kernel install, its fallbacks and vhost_net, for real
     console.log(`# power-cycle fallback (${timings.powerCycleFallback} s): ${message}`);
     assert.ok(!message.includes(BMC_PASSWORD));
     assert.match(message, new RegExp(`^host ${VM}: kernel [^ ]+, phase verify: running kernel is ${oldRelease.replace(/\./g, "\\.")}, not .*; the host did not come back by itself and was power-cycled through its BMC \\(ipmitool chassis power cycle \\(was: Chassis Power is on\\)\\); the host runs its previous kernel, which stays the default$`));
-    assert.deepEqual(run.phases.map((p) => p.phase).slice(0, 4), ["stage", "reboot", "wait for SSH: bmc power cycle", "wait for SSH"]);
+    assert.deepEqual(run.phases.map((p) => p.phase).slice(0, 5), ["stage", "bmc check", "reboot", "wait for SSH: bmc power cycle", "wait for SSH"]);
+    assert.equal(run.phases[1].note, "Chassis Power is on");
     assert.equal(await running(), oldRelease);
     // The hung kernel really hung before the power cycle: its panic (panic=0: no reboot) comes first.
     const during = fs.readFileSync(path.join(VM_DIR, "console.log"), "latin1").slice(consoleBefore);

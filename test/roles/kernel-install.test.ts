@@ -498,7 +498,7 @@ describe("kernel packages and the wait for SSH, against a sim host", { skip: why
       title: "t", target, privateKey: key, hostKey, release: NEW, packages: [], packagesSha256: [], method: "grub", panicSeconds: 10,
       cmdline: "", features: [], bootTimeout: 4, rebootOnDestroy: false, purgeOnDestroy: false,
     };
-    const deps = { runRole, waitForSshDown, waitForSshUp, pollMs: 200 };
+    const deps = { runRole, waitForSshDown, waitForSshUp, powerStatus: async () => assert.fail("no status check in a wait"), pollMs: 200 };
     stopSshd();
     const noBmc = new InstallRun(props, { ...deps, powerCycle: async () => assert.fail("no BMC configured") });
     await assert.rejects(noBmc.awaitReboot("wait for SSH", undefined), /^Error: host dut: kernel 6\.1\.0-99-ixk, phase wait for SSH: not back within 4 s \(SSH: .*\); no BMC configured to power-cycle it/);
@@ -533,7 +533,7 @@ describe("the wait after a BMC power cycle (stand-in SSH waits)", () => {
     };
     const waits: number[] = [];
     const run = (up: boolean[]) => new InstallRun(props, {
-      runRole, waitForSshDown: async () => ({ result: "down" as const, seconds: 1 }), powerCycle: async () => "ipmitool chassis power cycle (was: Chassis Power is on)",
+      runRole, waitForSshDown: async () => ({ result: "down" as const, seconds: 1 }), powerCycle: async () => "ipmitool chassis power cycle (was: Chassis Power is on)", powerStatus: async () => "Chassis Power is on",
       waitForSshUp: async (_t, _c, _b, o) => (waits.push(o.timeoutSeconds), { ok: up.shift()!, seconds: o.timeoutSeconds, bootId: "b", last: { up: false, error: "Connection timed out" } }),
     });
     assert.equal(await run([false, true]).awaitReboot("wait for SSH", "a"), "b");
@@ -543,5 +543,46 @@ describe("the wait after a BMC power cycle (stand-in SSH waits)", () => {
     waits.length = 0;
     await new InstallRun(plain, { ...run([]).deps, waitForSshUp: async (_t, _c, _b, o) => (waits.push(o.timeoutSeconds), { ok: waits.length > 1, seconds: 1, bootId: "b" }) }).awaitReboot("wait for SSH", "a");
     assert.deepEqual(waits, [90, 90], "without it, bootTimeout for both waits");
+  });
+});
+
+describe("the BMC answers before the host is rebooted (stand-in role and BMC)", () => {
+  const props: KernelHostInstallProps = {
+    title: "t", target: { kind: "ssh", host: "dut", address: "198.18.5.10", port: 22, user: "root" }, privateKey: "k", hostKey: "ssh-ed25519 AAAA", release: NEW, packages: [], packagesSha256: [], method: "grub", panicSeconds: 10,
+    cmdline: "", features: [], bootTimeout: 90, rebootOnDestroy: false, purgeOnDestroy: false,
+    bmc: { type: "ipmi", address: "198.18.5.200", user: "admin" }, bmcPassword: "pw-not-shown",
+  };
+  const flow = (status: () => Promise<string>, running = OLD) => {
+    const actions: string[] = [];
+    const run = new InstallRun(props, {
+      runRole: async (_t, _c, _role, action) => (actions.push(action), { code: 0, stdout: "", stderr: "", changed: 0, facts: { running, bootId: "a" } }),
+      waitForSshDown: async () => ({ result: "down" as const, seconds: 1 }),
+      waitForSshUp: async () => ({ ok: true, seconds: 1, bootId: "b" }),
+      powerCycle: async () => assert.fail("no power cycle: the host came back"),
+      powerStatus: async (bmc, password) => (actions.push(`bmc ${bmc.address} ${password}`), status()),
+    });
+    return { run, actions };
+  };
+
+  it("a BMC that does not answer: the stage is undone and nothing is rebooted", async () => {
+    const { run, actions } = flow(async () => { throw new Error("BMC 198.18.5.200: ipmitool chassis power status failed: Error: Unable to establish IPMI v2 / RMCP+ session"); });
+    await assert.rejects(run.install(), (e: Error) => {
+      assert.equal(e.message, `host dut: kernel ${NEW}, phase bmc check: the BMC, the way back if the new kernel hangs, does not answer: BMC 198.18.5.200: ipmitool chassis power status failed: Error: Unable to establish IPMI v2 / RMCP+ session; the host runs its previous kernel, which stays the default`);
+      return true;
+    });
+    assert.deepEqual(actions, ["create", "bmc 198.18.5.200 pw-not-shown", "delete"]);
+  });
+
+  it("a BMC that answers: its status is on the record, then the reboot", async () => {
+    const { run, actions } = flow(async () => "Chassis Power is on");
+    await run.install();
+    assert.deepEqual(actions, ["create", "bmc 198.18.5.200 pw-not-shown", "reboot", "verify", "commit"]);
+    assert.deepEqual(run.phases.map((p) => [p.phase, p.note]), [["stage", undefined], ["bmc check", "Chassis Power is on"], ["reboot", "grub one-shot"], ["wait for SSH", undefined], ["verify", undefined], ["commit", undefined]]);
+  });
+
+  it("a host already running the release is not rebooted, so its BMC is not asked", async () => {
+    const { run, actions } = flow(async () => assert.fail("not asked"), NEW);
+    await run.install();
+    assert.deepEqual(actions, ["create", "verify", "commit"]);
   });
 });

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { isRpcSecret } from "@pulumi/pulumi/runtime/rpc";
-import { ipmitoolCommand, powerCycle } from "../../src/remote/bmc";
+import { ipmitoolCommand, powerCycle, powerStatus } from "../../src/remote/bmc";
 import { planHostKernelInstalls } from "../../src/lab/kernel";
 import { resolveVariant } from "../../src/lab/variant";
 import { validateLab } from "../../src/lab/validate";
@@ -190,5 +190,23 @@ describe("BMC power cycle", () => {
       powerCycle({ ...bmc, type: "redfish" }, PASSWORD, { http: async () => ({ status: 401, body: "bad credentials" }) }),
       /^Error: BMC 192\.0\.2\.110: Redfish GET \/redfish\/v1\/Systems answered HTTP 401: bad credentials$/,
     );
+  });
+
+  it("the power status, asked before a reboot, changes nothing and names a BMC that does not answer", async () => {
+    const calls: string[][] = [];
+    const exec = async (cmd: string, args: string[]) => (calls.push([cmd, ...args]), { code: 0, stdout: "Chassis Power is on\n", stderr: "" });
+    assert.equal(await powerStatus(bmc, PASSWORD, { exec }), "Chassis Power is on");
+    assert.deepEqual(calls, [["ipmitool", "-I", "lanplus", "-H", "192.0.2.110", "-U", "admin", "-E", "chassis", "power", "status"]]);
+    await assert.rejects(
+      powerStatus(bmc, PASSWORD, { exec: async () => ({ code: 1, stdout: "", stderr: `Unable to Get Channel Cipher Suites\nError: Unable to establish IPMI v2 / RMCP+ session (password ${PASSWORD})\n` }) }),
+      (e: Error) => e.message === "BMC 192.0.2.110: ipmitool chassis power status failed: Unable to Get Channel Cipher Suites | Error: Unable to establish IPMI v2 / RMCP+ session (password ***)",
+    );
+    const seen: string[] = [];
+    const http = async (method: "GET" | "POST", url: string) => {
+      seen.push(`${method} ${url}`);
+      return url.endsWith("/Systems") ? { status: 200, body: JSON.stringify({ Members: [{ "@odata.id": "/redfish/v1/Systems/1" }] }) } : { status: 200, body: JSON.stringify({ PowerState: "On" }) };
+    };
+    assert.equal(await powerStatus({ ...bmc, type: "redfish" }, PASSWORD, { http }), "Redfish /redfish/v1/Systems/1 PowerState On");
+    assert.deepEqual(seen, ["GET https://192.0.2.110/redfish/v1/Systems", "GET https://192.0.2.110/redfish/v1/Systems/1"], "GETs only");
   });
 });
