@@ -140,7 +140,6 @@ export class VmFabric extends pulumi.ComponentResource {
   }
 }
 
-
 /** Says, before the engine runs, that the first `up` on this machine builds the image (minutes). */
 function announceImageBuild(imageArgs: string[]): void {
   const r = spawnSync("bash", [path.join(repoRoot(), "roles", "vm-image.sh"), "key", ...imageArgs], { encoding: "utf8" });

@@ -1,10 +1,11 @@
 // The behaviour behind the real-host kernel resources (see infra/resources/dynamic.ts):
 // KernelPackages copies a build's .deb files to a host and checks them there; KernelHostInstall
 // drives roles/kernel-install.sh through stage, a check that the BMC answers, reboot, wait for SSH
-// (BMC power cycle when the host does not come back), verify and commit. Any failure names the host, the phase and what was seen,
-// and leaves the host on its previous kernel: the one-shot GRUB entry falls back by itself after a
-// reboot, and a failure after the stage also restores the previous default (role delete) and, when
-// the new kernel did boot but failed verification, reboots the host once more into the old one.
+// (BMC power cycle when the host does not come back), verify and commit. Any failure names the
+// host, the phase and what was seen, and leaves the host on its previous kernel: the one-shot GRUB
+// entry falls back by itself after a reboot, and a failure after the stage also restores the
+// previous default (role delete) and, when the new kernel did boot but failed verification, reboots
+// the host once more into the old one.
 import { BmcTarget, powerCycle, powerStatus } from "./bmc";
 import { describeProbe, waitForSshDown, waitForSshUp } from "./hostReboot";
 import { copyPackages, hostPackages, PackageFile, packagesProblem, removePackages } from "./kernelPackages";
@@ -213,13 +214,9 @@ export class InstallRun {
     if (staged.running !== this.p.release) {
       if (this.p.bmc) {
         // The BMC is the way back from a hung kernel: it must answer before the host is rebooted.
-        let status: string;
-        try {
-          status = await this.deps.powerStatus(this.p.bmc, this.p.bmcPassword ?? "");
-        } catch (e) {
-          await this.rollBack("bmc check", `the BMC, the way back if the new kernel hangs, does not answer: ${(e as Error).message}`, false, undefined);
-        }
-        this.mark("bmc check", status!);
+        const status = await this.deps.powerStatus(this.p.bmc, this.p.bmcPassword ?? "")
+          .catch((e: Error) => this.rollBack("bmc check", `the BMC, the way back if the new kernel hangs, does not answer: ${e.message}`, false, undefined));
+        this.mark("bmc check", status);
       }
       const reboot = await this.role("reboot");
       if (reboot.code !== 0) {
