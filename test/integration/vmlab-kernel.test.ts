@@ -5,6 +5,8 @@
 // the demo series) is built as Debian packages by roles/kernel-build.sh, copied by the package copy and
 // installed by InstallRun, the code a real lab's KernelHostInstall runs, with its real dependencies.
 // One VM boot serves every phase. In `npm test`:
+//   0. a BMC that refuses its password (one letter too many): the install stops at its BMC check,
+//      after the stage and before any reboot, with the stage undone;
 //   1. a kernel that panics at boot (init=/bin/false, so PID 1 exits: "Attempted to kill init!") with
 //      panic=N: GRUB's one-shot entry is used up, the VM comes back on the previous default, and the
 //      error names host, phase and what was seen;
