@@ -88,7 +88,7 @@ describe("bench-probe against namespaces", { skip: whyNot ? `cannot run: ${whyNo
     assert.ok(s.uptime > 0);
   });
 
-  it("tuning and datapath: the NIC as it is, QEMU's fds and command line", () => {
+  it("tuning and datapath: the NIC as it is, QEMU's fds and command line", async () => {
     const t = probeFacts(probe("tuning", "--nic", NIC).stdout);
     assert.equal(t?.mtu, "1500");
     assert.equal((t?.offloads as Record<string, string>)["scatter-gather"], "on");
@@ -114,6 +114,17 @@ describe("bench-probe against namespaces", { skip: whyNot ? `cannot run: ${whyNo
     assert.equal(gone.note, "QEMU pid 999999999 is not running");
     assert.match(gone.note, QEMU_GONE, "the words the bench stops on before a run");
     assert.equal(gone.qemuCmdlineSha256, null);
+    // A QEMU killed but not yet reaped is a zombie: its /proc entry is there, its command line empty.
+    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const zombie = await new Promise<string>((resolve) => parent.stdout.once("data", (d) => resolve(String(d).trim())));
+      const state = () => fs.readFileSync(`/proc/${zombie}/stat`, "utf8").split(") ").pop()!.split(" ")[0];
+      for (let i = 0; i < 50 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(state(), "Z", "a zombie to probe");
+      assert.equal(parseDatapath(probe("datapath", "--nic", NIC, "--qemu-pid", zombie).stdout).note, `QEMU pid ${zombie} is not running`);
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 
   it("tcpdump: start twice (the second changes nothing), real packets counted, stop twice, check", () => {
