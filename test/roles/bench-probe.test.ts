@@ -115,11 +115,12 @@ describe("bench-probe against namespaces", { skip: whyNot ? `cannot run: ${whyNo
     assert.match(gone.note, QEMU_GONE, "the words the bench stops on before a run");
     assert.equal(gone.qemuCmdlineSha256, null);
     // A QEMU killed but not yet reaped is a zombie: its /proc entry is there, its command line empty.
-    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    // The child outlives the shell's exec into `sleep`, which never reaps it.
+    const parent = spawn("sh", ["-c", "sleep 0.5 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
     try {
       const zombie = await new Promise<string>((resolve) => parent.stdout.once("data", (d) => resolve(String(d).trim())));
       const state = () => fs.readFileSync(`/proc/${zombie}/stat`, "utf8").split(") ").pop()!.split(" ")[0];
-      for (let i = 0; i < 50 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 100 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 50));
       assert.equal(state(), "Z", "a zombie to probe");
       assert.equal(parseDatapath(probe("datapath", "--nic", NIC, "--qemu-pid", zombie).stdout).note, `QEMU pid ${zombie} is not running`);
     } finally {

@@ -20,11 +20,12 @@ function deadPid(): number {
 
 describe("stale stack locks", () => {
   it("counts a killed pulumi that is a zombie (exited, not yet reaped) as gone", async () => {
-    // bash starts a child that exits at once, then becomes `sleep`, which never reaps it.
-    const parent = spawn("bash", ["-c", "sleep 0 & echo $!; exec sleep 3"], { stdio: ["ignore", "pipe", "ignore"] });
+    // bash starts a child, then becomes `sleep`, which never reaps it. The child outlives the exec
+    // (a child that exited before it was reaped by bash itself: no zombie, no /proc entry).
+    const parent = spawn("bash", ["-c", "sleep 0.5 & echo $!; exec sleep 10"], { stdio: ["ignore", "pipe", "ignore"] });
     const zombie = Number(await new Promise<string>((ok) => parent.stdout.once("data", (d) => ok(String(d).trim()))));
     try {
-      for (let i = 0; i < 50 && !/\) Z/.test(fs.readFileSync(`/proc/${zombie}/stat`, "utf8")); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 100 && !/\) Z/.test(fs.readFileSync(`/proc/${zombie}/stat`, "utf8")); i++) await new Promise((r) => setTimeout(r, 50));
       assert.match(fs.readFileSync(`/proc/${zombie}/stat`, "utf8"), /\) Z/, "the child is a zombie");
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ixlab-locktest-"));
       fs.writeFileSync(path.join(dir, "z.json"), JSON.stringify({ pid: zombie, hostname: os.hostname() }));
