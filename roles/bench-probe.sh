@@ -66,17 +66,11 @@ vhost_tids() {
   done
 }
 
-# A live process has a command line; a zombie (a QEMU killed whose parent has not reaped it yet)
-# still has its /proc entry but an empty one.
-alive() {
-  local arg0=''
-  { [ -r "/proc/$1/cmdline" ] && IFS= read -r -d '' arg0 <"/proc/$1/cmdline"; } || true
-  [ -n "$arg0" ]
-}
-
 do_datapath() {
   local pid=$opt_qemu_pid vhost=false workers=null zc=null mtu=null digest=null offloads=null note='' p irqdev
-  if alive "$pid"; then
+  # pid_matches with no text: a live process with a command line. A zombie (a QEMU killed whose
+  # parent has not reaped it yet) keeps its /proc entry, with an empty one.
+  if pid_matches "$pid" ""; then
     for p in /proc/"$pid"/fd/*; do
       [ "$(readlink "$p" 2>/dev/null)" != /dev/vhost-net ] || { vhost=true; break; }
     done
